@@ -17,14 +17,21 @@ type Context struct {
 
 	// done holds the Done channel once it exists (a chan struct{}).
 	done atomic.Value
-	// ended is set once err is; it lets Err skip the lock afterwards.
+	// ended is stored after err and fromParent are set, once; readers that
+	// see it true read those two without the lock.
 	ended atomic.Bool
 
 	mu         sync.Mutex
-	err        error       // guarded by mu; set once
-	fromParent bool        // guarded by mu; err came from the parent
-	timer      *time.Timer // guarded by mu; armed by Done
-	stopParent func() bool // guarded by mu; registration made by Done
+	fromParent bool   // err came from the parent; written once under mu
+	err        error  // written once under mu
+	armed      *armed // guarded by mu; set with done while live, cleared by the end
+}
+
+// armed is what Done creates; it is kept apart so that a Context nobody waits
+// on stays small.
+type armed struct {
+	timer      *time.Timer
+	stopParent func() bool // registration with the parent, if it can end
 	afterFuncs []*afterFunc
 }
 
@@ -52,10 +59,7 @@ func (c *Context) Value(key any) any {
 		// the Context ended on its own (deadline or Cancel), the parent's
 		// cancellation cause, if any, came later and is not ours: report
 		// none, so that Cause returns our Err.
-		c.mu.Lock()
-		own := !c.fromParent
-		c.mu.Unlock()
-		if own {
+		if !c.fromParent {
 			return nil
 		}
 	}
@@ -81,12 +85,8 @@ func (c *Context) Err() error {
 	return nil
 }
 
-func (c *Context) loadErr() error {
-	c.mu.Lock()
-	err := c.err
-	c.mu.Unlock()
-	return err
-}
+// loadErr returns err; call it only after ended was seen true.
+func (c *Context) loadErr() error { return c.err }
 
 // Done returns a channel that is closed when the Context ends. The first call
 // creates the channel, arms a timer for the deadline and registers with the
@@ -111,6 +111,7 @@ func (c *Context) initDone() chan struct{} {
 	}
 	d := make(chan struct{})
 	c.done.Store(d)
+	c.armed = &armed{}
 	c.mu.Unlock()
 
 	// The parent's Done and AfterFunc are foreign code: call them without
@@ -126,7 +127,7 @@ func (c *Context) initDone() chan struct{} {
 
 	c.mu.Lock()
 	if c.err == nil {
-		c.timer, c.stopParent = t, stop
+		c.armed.timer, c.armed.stopParent = t, stop
 		t, stop = nil, nil
 	}
 	c.mu.Unlock()
@@ -159,18 +160,21 @@ func (c *Context) end(err error, fromParent bool) {
 			close(d)
 		}
 	}
-	t, stop, fs := c.timer, c.stopParent, c.afterFuncs
-	c.timer, c.stopParent, c.afterFuncs = nil, nil, nil
+	a := c.armed
+	c.armed = nil
 	c.mu.Unlock()
 
-	if t != nil {
-		t.Stop()
+	if a == nil {
+		return
 	}
-	if stop != nil {
-		stop()
+	if a.timer != nil {
+		a.timer.Stop()
 	}
-	for _, a := range fs {
-		go a.f()
+	if a.stopParent != nil {
+		a.stopParent()
+	}
+	for _, f := range a.afterFuncs {
+		go f.f()
 	}
 }
 
@@ -184,19 +188,23 @@ func (c *Context) AfterFunc(f func()) (stop func() bool) {
 	c.Done() // arm the timer and the parent registration
 	a := &afterFunc{f: f}
 	c.mu.Lock()
-	if c.err != nil {
+	if c.armed == nil { // ended
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
 	}
-	c.afterFuncs = append(c.afterFuncs, a)
+	c.armed.afterFuncs = append(c.armed.afterFuncs, a)
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		for i, x := range c.afterFuncs {
+		if c.armed == nil {
+			return false
+		}
+		fs := c.armed.afterFuncs
+		for i, x := range fs {
 			if x == a {
-				c.afterFuncs = append(c.afterFuncs[:i], c.afterFuncs[i+1:]...)
+				c.armed.afterFuncs = append(fs[:i], fs[i+1:]...)
 				return true
 			}
 		}

@@ -138,10 +138,10 @@ func TestCancel(t *testing.T) {
 				t.Fatalf("withDone=%v: Done() open after Cancel, want closed", withDone)
 			}
 			c.mu.Lock()
-			timer, stop := c.timer, c.stopParent
+			a := c.armed
 			c.mu.Unlock()
-			if timer != nil || stop != nil {
-				t.Fatalf("withDone=%v: after Cancel timer=%v stopParent set=%v, want both released", withDone, timer, stop != nil)
+			if a != nil {
+				t.Fatalf("withDone=%v: after Cancel the timer and parent registration are still held", withDone)
 			}
 			time.Sleep(2 * time.Second)
 			if err := c.Err(); err != context.Canceled {
@@ -224,7 +224,7 @@ func TestWithCancelChild(t *testing.T) {
 		child, cancel := context.WithCancel(c)
 		defer cancel()
 		c.mu.Lock()
-		n := len(c.afterFuncs)
+		n := len(c.armed.afterFuncs)
 		c.mu.Unlock()
 		if n != 1 {
 			t.Fatalf("WithCancel registered %d AfterFunc hooks, want 1 (it must not start a watcher goroutine)", n)
@@ -249,7 +249,7 @@ func TestWithCancelChildCancelledFirst(t *testing.T) {
 		child, cancel := context.WithCancel(c)
 		cancel()
 		c.mu.Lock()
-		n := len(c.afterFuncs)
+		n := len(c.armed.afterFuncs)
 		c.mu.Unlock()
 		if n != 0 {
 			t.Fatalf("after cancelling the child %d hooks remain, want 0", n)
