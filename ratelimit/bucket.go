@@ -14,9 +14,10 @@ type shape struct {
 
 // newShape derives the parameters of a validated, defaulted Config.
 func newShape(rate float64, burst int) shape {
-	var interval time.Duration
-	if iv := float64(time.Second) / rate; iv >= 0.5 {
-		interval = time.Duration(math.Round(iv))
+	// The interval is rounded up, so the limiter never grants more than rate.
+	var interval time.Duration // rates above 1e9 do not limit
+	if rate <= 1e9 {
+		interval = time.Duration(math.Ceil(float64(time.Second) / rate))
 	}
 	return shape{interval: interval, span: time.Duration(burst) * interval, burst: burst}
 }

@@ -42,7 +42,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("ratelimit: Config.MaxWait must not be negative, got %v", c.MaxWait)
 	}
 	s := c.withDefaults()
-	if iv := float64(time.Second) / s.Rate; iv >= 0.5 && float64(s.Burst)*math.Round(iv) > math.MaxInt64/2 {
+	if s.Rate <= 1e9 && float64(s.Burst)*math.Ceil(float64(time.Second)/s.Rate) > math.MaxInt64/2 {
 		return fmt.Errorf("ratelimit: Config.Burst %d at Config.Rate %v spans more than 146 years", s.Burst, s.Rate)
 	}
 	return nil

@@ -28,8 +28,11 @@
 // The bucket is a generic cell rate algorithm: its whole state is one
 // timestamp, the time at which it would be empty. That makes a reservation
 // exact (no float drift), lets a reservation be a plain value (no allocation),
-// and makes a per-key bucket 24 bytes. Rates are kept as a whole number of
-// nanoseconds per token; rates above 10⁹ per second do not limit at all.
+// and makes a per-key bucket 24 bytes. A rate is kept as a whole number of
+// nanoseconds per token, rounded up, so the limiter never grants more than the
+// configured rate; above 10⁷ per second the rounding can make it noticeably
+// slower (9×10⁸ becomes 5×10⁸), and rates above 10⁹ per second do not limit
+// at all.
 // golang.org/x/time/rate was the reference for the semantics.
 //
 // # Panics
