@@ -94,6 +94,9 @@ const (
 	ReasonDeadline
 	// ReasonLimit: an adaptive concurrency limit or load shedder refused it.
 	ReasonLimit
+	// ReasonRetryAfter: the error's retry-after hint asks for a longer wait
+	// than the policy accepts, so it gave up rather than retry early.
+	ReasonRetryAfter
 )
 
 var reasonNames = [...]string{
@@ -107,6 +110,7 @@ var reasonNames = [...]string{
 	ReasonBudget:       "budget",
 	ReasonDeadline:     "deadline",
 	ReasonLimit:        "limit",
+	ReasonRetryAfter:   "retry_after",
 }
 
 // String returns the reason in snake case, as used in metric labels.
