@@ -26,9 +26,10 @@
 // # Implementation
 //
 // The bucket is a generic cell rate algorithm: its whole state is one
-// timestamp, the time at which it would be empty. That makes a reservation
-// exact (no float drift), lets a reservation be a plain value (no allocation),
-// and makes a per-key bucket 24 bytes. A rate is kept as a whole number of
+// timestamp, the time at which it would be empty. That keeps the arithmetic
+// exact (integer nanoseconds, no float drift), makes a per-key bucket 24 bytes
+// with no lock of its own, and makes "this bucket is full" a single
+// comparison, which the Keyed eviction relies on. A rate is kept as a whole number of
 // nanoseconds per token, rounded up, so the limiter never grants more than the
 // configured rate; above 10⁷ per second the rounding can make it noticeably
 // slower (9×10⁸ becomes 5×10⁸), and rates above 10⁹ per second do not limit
