@@ -57,7 +57,7 @@ func ExampleTyped_Get() {
 	errStale := errors.New("stale")
 	cached := fallback.MustNewTyped(fallback.TypedConfig[string]{
 		Func: func(_ context.Context, err error) (string, error) {
-			return "cached copy", fmt.Errorf("%w: serving cache after: %v", errStale, err)
+			return "cached copy", fmt.Errorf("%w: serving cache after: %w", errStale, err)
 		},
 	})
 	v, err := cached.Get(context.Background(), nil, func(context.Context) (string, error) {

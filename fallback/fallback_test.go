@@ -54,7 +54,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestPolicyReplaces(t *testing.T) {
-	cancelled, cancel := context.WithCancel(context.Background())
+	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	onlyNotFound := func(err error) bool { return errors.Is(err, errNotFound) }
 	tests := []struct {
@@ -71,11 +71,11 @@ func TestPolicyReplaces(t *testing.T) {
 		{"permanent recovered", context.Background(), keel.Permanent(errDown), nil, recoverAll, nil, true},
 		{"replaced by another error", context.Background(), errDown, nil,
 			func(context.Context, error) error { return errDegraded }, errDegraded, true},
-		{"caller cancelled: passed through", cancelled, context.Canceled, nil, recoverAll, context.Canceled, false},
+		{"caller canceled: passed through", canceled, context.Canceled, nil, recoverAll, context.Canceled, false},
 		{"context error without caller cancellation: recovered", context.Background(), context.DeadlineExceeded, nil, recoverAll, nil, true},
 		{"predicate accepts", context.Background(), fmt.Errorf("get: %w", errNotFound), onlyNotFound, recoverAll, nil, true},
 		{"predicate refuses", context.Background(), errDown, onlyNotFound, recoverAll, errDown, false},
-		{"predicate may take cancellation", cancelled, context.Canceled, func(error) bool { return true }, recoverAll, nil, true},
+		{"predicate may take cancellation", canceled, context.Canceled, func(error) bool { return true }, recoverAll, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestPolicyReplaces(t *testing.T) {
 			if called != tt.wantCall {
 				t.Errorf("Func called = %v, want %v", called, tt.wantCall)
 			}
-			if called && gotErr != tt.opErr {
+			if called && !errors.Is(gotErr, tt.opErr) {
 				t.Errorf("Func got err %v, want the op's %v", gotErr, tt.opErr)
 			}
 		})

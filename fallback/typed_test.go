@@ -11,7 +11,7 @@ import (
 )
 
 func TestTyped(t *testing.T) {
-	cancelled, cancel := context.WithCancel(context.Background())
+	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	fromErr := func(_ context.Context, err error) (string, error) {
 		if errors.Is(err, errNotFound) {
@@ -35,7 +35,7 @@ func TestTyped(t *testing.T) {
 		{"func form", context.Background(), keel.Chain(), fromErr, nil, "", errDown, "computed from down", nil},
 		{"func may fail", context.Background(), keel.Chain(), fromErr, nil, "", errNotFound, "", errNotFound},
 		{"nil executor", context.Background(), nil, fallback.Value("stale"), nil, "", errDown, "stale", nil},
-		{"caller cancelled keeps value and error", cancelled, keel.Chain(), fallback.Value("stale"), nil, "partial", context.Canceled, "partial", context.Canceled},
+		{"caller canceled keeps value and error", canceled, keel.Chain(), fallback.Value("stale"), nil, "partial", context.Canceled, "partial", context.Canceled},
 		{"predicate refuses keeps value and error", context.Background(), keel.Chain(), fallback.Value("stale"),
 			func(err error) bool { return errors.Is(err, errNotFound) }, "partial", errDown, "partial", errDown},
 	}

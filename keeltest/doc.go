@@ -14,7 +14,7 @@
 //	err := policy.Do(ctx, s.Op)
 //	// s.Calls() == 3 if the policy retried twice
 //
-// Steps can add latency that honours the context ([Step.After], [Sleep]) or
+// Steps can add latency that honors the context ([Step.After], [Sleep]) or
 // that ignores it ([Step.AfterIgnoringContext], [IgnoreContext]), block until
 // the context ends ([Block]) or panic ([Panic]).
 //

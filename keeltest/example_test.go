@@ -25,7 +25,7 @@ func ExampleFailN() {
 			break
 		}
 	}
-	fmt.Println("calls:", s.Calls(), "events:", rec.Kinds())
+	fmt.Printf("calls: %d events: %v\n", s.Calls(), rec.Kinds())
 	// Output:
 	// attempt 1: unavailable
 	// attempt 2: unavailable
@@ -66,7 +66,7 @@ func ExampleRecorder() {
 	s := keeltest.FailN(1, errors.New("boom"))
 	_ = p.Do(context.Background(), s.Op)
 	_ = p.Do(context.Background(), s.Op)
-	fmt.Println(rec.Kinds(), rec.Count(keel.EventFailure))
+	fmt.Printf("%v %d\n", rec.Kinds(), rec.Count(keel.EventFailure))
 	// Output: [failure success] 1
 }
 

@@ -38,7 +38,7 @@ func Block() Step { return Step{block: true} }
 func Sleep(d time.Duration) Step { return Succeed().After(d) }
 
 // IgnoreContext returns a step that takes d whatever its context does and then
-// succeeds: an operation that does not honour cancellation.
+// succeeds: an operation that does not honor cancellation.
 func IgnoreContext(d time.Duration) Step { return Succeed().AfterIgnoringContext(d) }
 
 // After returns a copy of s that first waits d. If the call's context ends

@@ -71,7 +71,7 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := cfg.Config.withDefaults()
+	c := cfg.withDefaults()
 	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = DefaultMaxKeys
 	}

@@ -153,17 +153,17 @@ func TestKeyedWaitKey(t *testing.T) {
 		if got := rec.Count(keel.EventRejected); got != 1 {
 			t.Errorf("rejected events = %d, want 1", got)
 		}
-		// Cancelling a waiter gives its token back.
+		// Canceling a waiter gives its token back.
 		cctx, cancel := context.WithCancel(ctx)
 		c = keeltest.Go(cctx, keel.Chain(), func(ctx context.Context) error { return k.WaitKey(ctx, "x") })
 		synctest.Wait()
 		cancel()
 		if err := c.Wait(); !errors.Is(err, context.Canceled) {
-			t.Errorf("cancelled WaitKey = %v, want context.Canceled", err)
+			t.Errorf("canceled WaitKey = %v, want context.Canceled", err)
 		}
 		time.Sleep(ms(500))
 		if !k.AllowKey("x") {
-			t.Error("token of the cancelled waiter was not given back")
+			t.Error("token of the canceled waiter was not given back")
 		}
 	})
 }

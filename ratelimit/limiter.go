@@ -110,7 +110,7 @@ func (r *Reservation) Cancel() { r.CancelAt(time.Now()) }
 
 // CancelAt gives the token back if the time to act is still after now, so
 // another caller can use it; after that time the token counts as used. It
-// does nothing for a reservation that is not OK or already cancelled.
+// does nothing for a reservation that is not OK or already canceled.
 func (r *Reservation) CancelAt(now time.Time) {
 	if !r.ok || r.l == nil {
 		return

@@ -135,7 +135,7 @@ func TestReserveAt(t *testing.T) {
 	if !r3.Time().Equal(t0.Add(time.Second)) {
 		t.Errorf("r3.Time() = %v, want t0+1s", r3.Time())
 	}
-	// Cancelling r3 before its time gives its token back: a new reservation
+	// Canceling r3 before its time gives its token back: a new reservation
 	// gets the same slot.
 	r3.CancelAt(t0.Add(ms(100)))
 	r3.CancelAt(t0.Add(ms(100))) // a second cancel must not give back another token
@@ -145,7 +145,7 @@ func TestReserveAt(t *testing.T) {
 	if r := l.ReserveAt(t0.Add(ms(100))); r.OK() || r.Delay() != ms(1400) {
 		t.Errorf("after cancel, next: OK=%v Delay=%v, want false 1.4s", r.OK(), r.Delay())
 	}
-	// Cancelling after the time to act gives nothing back.
+	// Canceling after the time to act gives nothing back.
 	r1.CancelAt(t0.Add(time.Second))
 	if got := l.TokensAt(t0.Add(time.Second)); got != 0 {
 		t.Errorf("TokensAt(+1s) = %v, want 0", got)
@@ -254,7 +254,7 @@ func TestWaitNeverPastDeadline(t *testing.T) {
 	}
 }
 
-func TestWaitCancelled(t *testing.T) {
+func TestWaitCanceled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec keeltest.Recorder
 		l := ratelimit.MustNew(ratelimit.Config{Rate: 1, Burst: 1, MaxWait: time.Minute, Observer: &rec, Name: "w"})
@@ -270,10 +270,10 @@ func TestWaitCancelled(t *testing.T) {
 		if err := c.Wait(); !errors.Is(err, context.Canceled) {
 			t.Errorf("Do after cancel = %v, want context.Canceled", err)
 		}
-		// The token reserved for the cancelled call was given back.
+		// The token reserved for the canceled call was given back.
 		time.Sleep(ms(700))
 		if !l.Allow() {
-			t.Error("Allow at +1s after a cancelled wait = false, want true")
+			t.Error("Allow at +1s after a canceled wait = false, want true")
 		}
 		ev := rec.Events()
 		if len(ev) != 1 || ev[0].Kind != keel.EventRejected || ev[0].Reason != keel.ReasonContext ||
