@@ -43,10 +43,11 @@ func NewCount(size int) *Count {
 // Size returns the number of calls the window holds when full.
 func (w *Count) Size() int { return len(w.ring) }
 
-// Record adds one call, evicting the oldest when the window is full.
-func (w *Count) Record(failed, slow bool) {
+// Record adds one call, evicting the oldest when the window is full, and
+// returns the totals over the window.
+func (w *Count) Record(failed, slow bool) Counts {
 	if len(w.ring) == 0 {
-		return
+		return Counts{}
 	}
 	v := bitCall
 	if failed {
@@ -63,6 +64,7 @@ func (w *Count) Record(failed, slow bool) {
 	w.counts.Calls += int(v&bitCall) - int(old&bitCall)
 	w.counts.Failures += int(v&bitFailure>>1) - int(old&bitFailure>>1)
 	w.counts.Slow += int(v&bitSlow>>2) - int(old&bitSlow>>2)
+	return w.counts
 }
 
 // Counts returns the totals over the calls in the window.
@@ -88,11 +90,15 @@ type bucket struct {
 //
 // Times are int64 nanoseconds on any clock, as long as the caller uses one
 // clock consistently. A time earlier than the newest bucket seen is counted in
-// the newest bucket: the window never moves backwards.
+// the newest bucket: the window never moves backwards. Recording within the
+// newest bucket costs one comparison; no division is done until time moves to
+// a later bucket.
 type Time struct {
 	buckets []bucket
 	width   int64
-	head    int64 // index (t/width) of the newest bucket; valid when started
+	head    int64 // number (t/width) of the newest bucket; valid when started
+	headIdx int   // index of the newest bucket in buckets
+	headEnd int64 // first time after the newest bucket
 	started bool
 	counts  Counts
 }
@@ -122,31 +128,41 @@ func floorDiv(a, b int64) int64 {
 // advance moves the window so that its newest bucket contains now, dropping
 // the buckets that fall out.
 func (w *Time) advance(now int64) {
+	if w.started && now < w.headEnd {
+		return
+	}
 	cur := floorDiv(now, w.width)
-	if !w.started {
-		w.started = true
-		w.head = cur
-		return
-	}
-	if cur <= w.head {
-		return
-	}
 	n := int64(len(w.buckets))
-	steps := cur - w.head
-	if steps >= n {
+	switch {
+	case !w.started:
+		w.started = true
+		w.headIdx = int(mod(cur, n))
+	case cur-w.head >= n:
 		clear(w.buckets)
 		w.counts = Counts{}
-		w.head = cur
-		return
-	}
-	for i := w.head + 1; i <= cur; i++ {
-		b := &w.buckets[mod(i, n)]
-		w.counts.Calls -= int(b.calls)
-		w.counts.Failures -= int(b.failures)
-		w.counts.Slow -= int(b.slow)
-		*b = bucket{}
+		w.headIdx = int(mod(cur, n))
+	default:
+		for i := w.head + 1; i <= cur; i++ {
+			if w.headIdx++; w.headIdx == len(w.buckets) {
+				w.headIdx = 0
+			}
+			b := &w.buckets[w.headIdx]
+			w.counts.Calls -= int(b.calls)
+			w.counts.Failures -= int(b.failures)
+			w.counts.Slow -= int(b.slow)
+			*b = bucket{}
+		}
 	}
 	w.head = cur
+	w.headEnd = satAdd(cur*w.width, w.width)
+}
+
+// satAdd returns a+b for b > 0, saturating at the largest int64.
+func satAdd(a, b int64) int64 {
+	if s := a + b; s > a {
+		return s
+	}
+	return 1<<63 - 1
 }
 
 func mod(a, n int64) int64 {
@@ -157,13 +173,13 @@ func mod(a, n int64) int64 {
 	return m
 }
 
-// Record adds one call at time now.
-func (w *Time) Record(now int64, failed, slow bool) {
+// Record adds one call at time now and returns the totals over the window.
+func (w *Time) Record(now int64, failed, slow bool) Counts {
 	if len(w.buckets) == 0 {
-		return
+		return Counts{}
 	}
 	w.advance(now)
-	b := &w.buckets[mod(w.head, int64(len(w.buckets)))]
+	b := &w.buckets[w.headIdx]
 	b.calls++
 	w.counts.Calls++
 	if failed {
@@ -174,6 +190,7 @@ func (w *Time) Record(now int64, failed, slow bool) {
 		b.slow++
 		w.counts.Slow++
 	}
+	return w.counts
 }
 
 // Counts returns the totals over the buckets in the window at time now,
@@ -190,6 +207,6 @@ func (w *Time) Counts(now int64) Counts {
 func (w *Time) Reset() {
 	clear(w.buckets)
 	w.started = false
-	w.head = 0
+	w.head, w.headIdx, w.headEnd = 0, 0, 0
 	w.counts = Counts{}
 }
