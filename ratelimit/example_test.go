@@ -89,3 +89,39 @@ func ExampleNew() {
 	// 100 <nil>
 	// ratelimit: Config.Rate must be greater than 0, got 0
 }
+
+// Wait blocks for a token up to MaxWait and never past the context's
+// deadline.
+func ExampleLimiter_Wait() {
+	l := ratelimit.MustNew(ratelimit.Config{Rate: 1000, Burst: 1, MaxWait: 50 * time.Millisecond})
+	ctx := context.Background()
+	fmt.Println(l.Wait(ctx)) // the burst token
+	fmt.Println(l.Wait(ctx)) // the next token, about 1ms later
+
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	slow := ratelimit.MustNew(ratelimit.Config{Rate: 1, Burst: 1, MaxWait: time.Minute})
+	_ = slow.Wait(short)
+	err := slow.Wait(short) // the token is 1s away, after the deadline: no wait
+	fmt.Println(errors.Is(err, ratelimit.ErrLimited))
+	// Output:
+	// <nil>
+	// <nil>
+	// true
+}
+
+// DoKey limits each client on its own.
+func ExampleKeyed_DoKey() {
+	k := ratelimit.MustNewKeyed(ratelimit.KeyedConfig{Config: ratelimit.Config{Rate: 1, Burst: 1, Name: "per-client"}})
+	ctx := context.Background()
+	op := func(context.Context) error { return nil }
+	fmt.Println(k.DoKey(ctx, "alice", op))
+	fmt.Println(k.DoKey(ctx, "bob", op))
+	err := k.DoKey(ctx, "alice", op)
+	var le *ratelimit.LimitedError
+	fmt.Println(errors.As(err, &le), le.Key, le.Delay > 0)
+	// Output:
+	// <nil>
+	// <nil>
+	// true alice true
+}

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -62,6 +63,38 @@ func FuzzLimiter(f *testing.F) {
 			step := time.Duration(r.Int64N(maxStep))
 			now = now.Add(step)
 			window += step.Seconds()
+		}
+	})
+}
+
+// FuzzKeyed drives a Keyed limiter with arbitrary keys and times and checks
+// that the bound holds, that a key never gets more than its bucket allows
+// while it is kept, and that nothing panics.
+func FuzzKeyed(f *testing.F) {
+	f.Add(uint64(1), 3, 2, uint16(10))
+	f.Add(uint64(2), 1, 1, uint16(1000))
+	f.Add(uint64(3), 8, 5, uint16(3))
+	f.Fuzz(func(t *testing.T, seed uint64, maxKeys, burst int, nkeys uint16) {
+		if maxKeys < 1 || maxKeys > 64 || burst < 1 || burst > 16 || nkeys == 0 {
+			return
+		}
+		k, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Config: ratelimit.Config{Rate: 1, Burst: burst}, MaxKeys: maxKeys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(seed, seed))
+		now := time.Unix(0, 0)
+		for range 2000 {
+			key := strconv.Itoa(r.IntN(int(nkeys)))
+			before := k.TokensAt(key, now)
+			ok := k.AllowKeyAt(key, now)
+			if ok != (before >= 1) {
+				t.Fatalf("key %s with %v tokens: AllowKeyAt = %v", key, before, ok)
+			}
+			if n := k.Len(); n > maxKeys {
+				t.Fatalf("Len() = %d > MaxKeys %d", n, maxKeys)
+			}
+			now = now.Add(time.Duration(r.Int64N(int64(300 * time.Millisecond))))
 		}
 	})
 }

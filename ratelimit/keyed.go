@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,10 @@ func (c KeyedConfig) Validate() error {
 // recently used, one that has refilled completely (dropping it loses nothing:
 // a full bucket is what a new key gets); if none has, it drops the one of
 // those that is closest to full.
+//
+// Memory is bounded by MaxKeys buckets of about 80 bytes each plus the keys,
+// which are copied when their bucket is made, so a key sliced from a larger
+// string does not keep that string alive.
 //
 // Build it with [NewKeyed] or [MustNewKeyed]; the zero Keyed is not usable. A
 // Keyed is safe for concurrent use.
@@ -212,7 +217,7 @@ func (k *Keyed) insertLocked(key string, now time.Time) *entry {
 	} else {
 		e = new(entry)
 	}
-	e.key = key
+	e.key = strings.Clone(key) // do not pin the caller's larger buffer
 	e.prev, e.next = &k.lru, k.lru.next
 	k.lru.next.prev = e
 	k.lru.next = e

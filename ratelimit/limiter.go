@@ -86,8 +86,10 @@ func (l *Limiter) TokensAt(now time.Time) float64 {
 // not act, it should give the token back with Cancel. If not OK, no token was
 // taken and Delay is how long until one is due.
 //
-// The zero Reservation is not OK and has no delay. A Reservation is a value;
-// its methods are not safe for concurrent use on the same variable.
+// The zero Reservation is not OK and has no delay. A Reservation is a value:
+// OK, Delay and Time work on copies, while Cancel and CancelAt mark the
+// variable they are called on, so that a second Cancel gives nothing back.
+// Cancel and CancelAt are not safe for concurrent use on the same variable.
 type Reservation struct {
 	l     *Limiter
 	ok    bool
@@ -96,14 +98,14 @@ type Reservation struct {
 }
 
 // OK reports whether a token was taken.
-func (r *Reservation) OK() bool { return r.ok }
+func (r Reservation) OK() bool { return r.ok }
 
 // Delay returns, if OK, how long after the reservation the holder may act; if
 // not OK, how long after it the next token is due.
-func (r *Reservation) Delay() time.Duration { return r.delay }
+func (r Reservation) Delay() time.Duration { return r.delay }
 
 // Time returns when the holder may act (if OK) or the next token is due.
-func (r *Reservation) Time() time.Time { return r.at.Add(r.delay) }
+func (r Reservation) Time() time.Time { return r.at.Add(r.delay) }
 
 // Cancel is CancelAt(time.Now()).
 func (r *Reservation) Cancel() { r.CancelAt(time.Now()) }
