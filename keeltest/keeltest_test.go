@@ -42,6 +42,7 @@ func TestScriptSequence(t *testing.T) {
 			[]error{errA, nil, errB, errB}},
 		{"FailN(2)", keeltest.FailN(2, errA), []error{errA, errA, nil, nil}},
 		{"FailN(0)", keeltest.FailN(0, errA), []error{nil}},
+		{"FailN(-1)", keeltest.FailN(-1, errA), []error{nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

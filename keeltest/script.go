@@ -100,8 +100,9 @@ func NewScript(steps ...Step) *Script {
 }
 
 // FailN returns a Script that fails with err for its first n calls and
-// succeeds from then on.
+// succeeds from then on. With n <= 0 it always succeeds.
 func FailN(n int, err error) *Script {
+	n = max(n, 0)
 	steps := make([]Step, 0, n+1)
 	for range n {
 		steps = append(steps, Fail(err))
