@@ -209,7 +209,7 @@ func TestSequences(t *testing.T) {
 			{at: 0, took: sec, o: S, want: Closed},
 			{at: 2 * sec, took: sec, o: S, want: Closed},
 			{at: 4 * sec, took: 0, o: S, want: Closed},
-			{at: 5 * sec, took: sec, o: S, want: Open}, // 3 of 4 slow
+			{at: 5 * sec, took: sec, o: S, want: Open},      // 3 of 4 slow
 			{at: 16 * sec, took: 2 * sec, o: S, want: Open}, // a slow probe reopens
 		}},
 		{"count: slow rule off at the default threshold", Config{
@@ -534,10 +534,12 @@ func TestOpenErrorMessages(t *testing.T) {
 	}
 }
 
+type ctxKey struct{}
+
 func TestEvents(t *testing.T) {
 	rec := &recorder{}
 	b := MustNew(Config{Name: "n", MinimumCalls: 2, WindowSize: 2, FailureRateThreshold: 60, Observer: rec, OpenDuration: time.Second})
-	ctx := context.WithValue(context.Background(), struct{}{}, 1)
+	ctx := context.WithValue(context.Background(), ctxKey{}, 1)
 	boom := errors.New("boom")
 	_ = b.Do(ctx, func(context.Context) error { return nil })
 	_ = b.Do(ctx, func(context.Context) error { return boom })
@@ -560,7 +562,7 @@ func TestEvents(t *testing.T) {
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Fatalf("event kinds (-want +got):\n%s", diff)
 	}
-	if e := rec.events[1]; e.Err != boom || e.Outcome != F {
+	if e := rec.events[1]; !errors.Is(e.Err, boom) || e.Outcome != F {
 		t.Errorf("failure event got err %v outcome %v, want boom failure", e.Err, e.Outcome)
 	}
 	if e := rec.events[4]; e.Reason != keel.ReasonCircuitOpen {
@@ -578,7 +580,7 @@ func TestClassifier(t *testing.T) {
 	}})
 	ctx := context.Background()
 	for range 5 {
-		if err := b.Do(ctx, func(context.Context) error { return ignore }); err != ignore {
+		if err := b.Do(ctx, func(context.Context) error { return ignore }); !errors.Is(err, ignore) {
 			t.Fatalf("Do got %v, want the op's error", err)
 		}
 	}
@@ -598,7 +600,7 @@ func TestChain(t *testing.T) {
 	b := MustNew(Config{WindowSize: 1, MinimumCalls: 1})
 	p := keel.Chain(b)
 	boom := errors.New("boom")
-	if err := p.Do(context.Background(), func(context.Context) error { return boom }); err != boom {
+	if err := p.Do(context.Background(), func(context.Context) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("first call got %v, want boom", err)
 	}
 	ran := false

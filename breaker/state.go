@@ -4,22 +4,22 @@ package breaker
 type State uint8
 
 const (
-	// Closed: calls run and their outcomes are counted in the window; the
+	// Closed means calls run and their outcomes are counted in the window; the
 	// breaker opens when a rate threshold is reached.
 	Closed State = iota
-	// Open: calls are rejected with an *OpenError until the open duration
+	// Open means calls are rejected with an *OpenError until the open duration
 	// has passed.
 	Open
-	// HalfOpen: up to HalfOpenPermits probe calls run at once; enough
+	// HalfOpen means up to HalfOpenPermits probe calls run at once; enough
 	// successes close the breaker, one failure reopens it.
 	HalfOpen
-	// Disabled: every call runs; nothing is counted, no call event is
+	// Disabled means every call runs; nothing is counted, no call event is
 	// emitted and the breaker never changes state on its own.
 	Disabled
-	// ForcedOpen: every call is rejected until Reset, Disable or MetricsOnly
+	// ForcedOpen means every call is rejected until Reset, Disable or MetricsOnly
 	// is called.
 	ForcedOpen
-	// MetricsOnly: every call runs and is counted, and call events are
+	// MetricsOnly means every call runs and is counted, and call events are
 	// emitted, but the breaker never changes state on its own.
 	MetricsOnly
 )
