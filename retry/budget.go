@@ -124,7 +124,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	}
 	b := &Budget{
 		origin:  time.Now(),
-		width:   max((int64(ttl)+budgetSlices-1)/budgetSlices, 1), // 10 slices ≥ TTL
+		width:   ceilDiv(int64(ttl), budgetSlices), // 10 slices ≥ TTL
 		ttl:     int64(ttl),
 		ratio:   ratio,
 		reserve: float64(minPerSec) * ttl.Seconds(),
@@ -253,6 +253,15 @@ func (b *Budget) withdrawnLocked(at int64) int64 {
 		}
 	}
 	return n
+}
+
+// ceilDiv returns ⌈a/b⌉ for a, b > 0 without overflowing.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
 }
 
 func floorDiv(a, b int64) int64 {

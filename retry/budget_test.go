@@ -137,46 +137,85 @@ func TestBudgetModel(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, seed))
 		ttl := time.Duration(1+r.IntN(20)) * time.Second / 2
 		cfg := retry.BudgetConfig{Ratio: r.Float64(), TTL: ttl, MinPerSecond: r.IntN(5) - 1}
-		b := retry.MustNewBudget(cfg)
-		perSec := cfg.MinPerSecond
-		if perSec == 0 {
-			perSec = retry.DefaultBudgetMinPerSecond
-		}
-		reserve := float64(max(perSec, 0)) * ttl.Seconds()
-		t0 := time.Now()
-		var deposits, withdrawals []time.Duration
-		// count returns how many of the sorted xs are in [from, to].
-		count := func(xs []time.Duration, from, to time.Duration) int {
-			lo := sort.Search(len(xs), func(i int) bool { return xs[i] >= from })
-			hi := sort.Search(len(xs), func(i int) bool { return xs[i] > to })
-			return hi - lo
-		}
-		at := time.Duration(0)
-		for range 20_000 {
-			at += time.Duration(r.Int64N(int64(5 * time.Millisecond)))
-			if r.IntN(500) == 0 { // bursts and lulls, so that stale credit would show
-				at += time.Duration(r.Int64N(int64(ttl)))
-			}
-			if r.IntN(3) > 0 {
-				b.DepositAt(t0.Add(at))
-				deposits = append(deposits, at)
-				continue
-			}
-			if !b.TryWithdrawAt(t0.Add(at)) {
-				continue
-			}
-			withdrawals = append(withdrawals, at)
-			w := count(withdrawals, at-ttl, at)
-			d := count(deposits, at-ttl, at)
-			if float64(w) > cfg.Ratio*float64(d)+reserve+1e-9 {
-				t.Fatalf("seed %d, %+v, at %v: %d retries in the last TTL > %.2f × %d deposits + %.0f",
-					seed, cfg, at, w, cfg.Ratio, d, reserve)
-			}
-		}
-		if len(withdrawals) == 0 {
+		if granted := checkBudgetModel(t, cfg, seed, 20_000); granted == 0 {
 			t.Errorf("seed %d, %+v: no withdrawal granted in a minute of traffic", seed, cfg)
 		}
 	}
+}
+
+// checkBudgetModel drives a budget with a seeded random mix of deposits and
+// withdrawals, with bursts and lulls, and checks every granted withdrawal
+// against a model that keeps every event's time. It returns how many
+// withdrawals were granted.
+func checkBudgetModel(t *testing.T, cfg retry.BudgetConfig, seed uint64, steps int) int {
+	t.Helper()
+	b, err := retry.NewBudget(cfg)
+	if err != nil {
+		return 0
+	}
+	r := rand.New(rand.NewPCG(seed, seed))
+	ttl, ratio, perSec := cfg.TTL, cfg.Ratio, cfg.MinPerSecond
+	if ttl == 0 {
+		ttl = retry.DefaultBudgetTTL
+	}
+	switch {
+	case ratio == 0:
+		ratio = retry.DefaultBudgetRatio
+	case ratio < 0:
+		ratio = 0
+	}
+	if perSec == 0 {
+		perSec = retry.DefaultBudgetMinPerSecond
+	}
+	reserve := float64(max(perSec, 0)) * ttl.Seconds()
+	t0 := time.Now()
+	var deposits, withdrawals []time.Duration
+	// count returns how many of the sorted xs are in [from, to].
+	count := func(xs []time.Duration, from, to time.Duration) int {
+		lo := sort.Search(len(xs), func(i int) bool { return xs[i] >= from })
+		hi := sort.Search(len(xs), func(i int) bool { return xs[i] > to })
+		return hi - lo
+	}
+	step := max(ttl/2000, 1)
+	at := time.Duration(0)
+	for range steps {
+		at += time.Duration(r.Int64N(int64(step)))
+		if r.IntN(500) == 0 { // bursts and lulls, so that stale credit would show
+			at += time.Duration(r.Int64N(int64(ttl)))
+		}
+		if r.IntN(3) > 0 {
+			b.DepositAt(t0.Add(at))
+			deposits = append(deposits, at)
+			continue
+		}
+		if !b.TryWithdrawAt(t0.Add(at)) {
+			continue
+		}
+		withdrawals = append(withdrawals, at)
+		w := count(withdrawals, at-ttl, at)
+		d := count(deposits, at-ttl, at)
+		if float64(w) > ratio*float64(d)+reserve+1e-9 {
+			t.Fatalf("seed %d, %+v, at %v: %d retries in the last TTL > %.3g × %d deposits + %.0f",
+				seed, cfg, at, w, ratio, d, reserve)
+		}
+	}
+	if n := b.Available(t0.Add(at)); n < 0 {
+		t.Fatalf("Available = %d, want ≥ 0", n)
+	}
+	return len(withdrawals)
+}
+
+// FuzzBudget checks the budget's bound for arbitrary parameters.
+func FuzzBudget(f *testing.F) {
+	f.Add(0.2, int64(10*time.Second), 10, uint64(1))
+	f.Add(0.0, int64(0), 0, uint64(2))
+	f.Add(-1.0, int64(1), -1, uint64(3))
+	f.Add(1e9, int64(time.Millisecond), 1<<30, uint64(4))
+	f.Add(0.001, int64(time.Hour), 1, uint64(5))
+	f.Add(0.5, int64(math.MaxInt64), 3, uint64(6))
+	f.Fuzz(func(t *testing.T, ratio float64, ttl int64, perSec int, seed uint64) {
+		checkBudgetModel(t, retry.BudgetConfig{Ratio: ratio, TTL: time.Duration(ttl), MinPerSecond: perSec}, seed, 2000)
+	})
 }
 
 // TestBudgetConcurrent hammers one budget from many goroutines (run it with
