@@ -19,9 +19,9 @@
 //
 // A [Keyed] limiter keeps one bucket per key (per client, per route) with
 // bounded memory: at most MaxKeys buckets. When a new key arrives and the
-// table is full, a bucket that has refilled completely is dropped first (a full
-// bucket is indistinguishable from a new one, so nothing is lost); failing
-// that, the least recently used bucket that is closest to full.
+// table is full, one of the 16 least recently used buckets is dropped: one that
+// has refilled completely if there is one (a full bucket is indistinguishable
+// from a new one, so nothing is lost), else the one closest to full.
 //
 // # Implementation
 //
