@@ -20,10 +20,9 @@ type RetryAfterError interface {
 }
 
 // RetryAfter returns the retry hint carried by err or by any error it wraps,
-// and whether there was one. Retry policies honour it: they never retry sooner.
+// and whether there was one. Retry policies honor it: they never retry sooner.
 func RetryAfter(err error) (time.Duration, bool) {
-	var ra RetryAfterError
-	if errors.As(err, &ra) {
+	if ra, ok := errors.AsType[RetryAfterError](err); ok {
 		return ra.RetryAfter(), true
 	}
 	return 0, false
@@ -69,8 +68,7 @@ func AfterExit(err error, release func()) bool {
 	if err == nil {
 		return false
 	}
-	var sr StillRunning
-	if errors.As(err, &sr) {
+	if sr, ok := errors.AsType[StillRunning](err); ok {
 		sr.AfterExit(release)
 		return true
 	}

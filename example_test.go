@@ -49,9 +49,9 @@ func ExampleDefaultClassifier() {
 	fmt.Println(keel.DefaultClassifier(ctx, errors.New("connection reset")))
 	fmt.Println(keel.DefaultClassifier(ctx, keel.Permanent(errors.New("invalid card number"))))
 
-	cancelled, cancel := context.WithCancel(ctx)
+	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	fmt.Println(keel.DefaultClassifier(cancelled, cancelled.Err()))
+	fmt.Println(keel.DefaultClassifier(canceled, canceled.Err()))
 	// Output:
 	// success
 	// failure

@@ -88,7 +88,7 @@ func TestGetReturnsLastAttemptValue(t *testing.T) {
 
 func TestDefaultClassifier(t *testing.T) {
 	live := context.Background()
-	cancelled, cancel := context.WithCancel(live)
+	canceled, cancel := context.WithCancel(live)
 	cancel()
 	expired, cancel2 := context.WithDeadline(live, time.Unix(0, 0))
 	defer cancel2()
@@ -104,12 +104,12 @@ func TestDefaultClassifier(t *testing.T) {
 		{"plain error", live, fail, keel.OutcomeFailure},
 		{"permanent", live, keel.Permanent(fail), keel.OutcomePermanent},
 		{"wrapped permanent", live, fmt.Errorf("call: %w", keel.Permanent(fail)), keel.OutcomePermanent},
-		{"caller cancelled", cancelled, context.Canceled, keel.OutcomeNeutral},
+		{"caller canceled", canceled, context.Canceled, keel.OutcomeNeutral},
 		{"caller deadline", expired, fmt.Errorf("get: %w", context.DeadlineExceeded), keel.OutcomeNeutral},
 		// A deadline error while the caller's context is live came from a
 		// timeout inside the chain: the dependency was too slow.
 		{"inner deadline", live, context.DeadlineExceeded, keel.OutcomeFailure},
-		{"other error after cancel", cancelled, fail, keel.OutcomeFailure},
+		{"other error after cancel", canceled, fail, keel.OutcomeFailure},
 	}
 	for _, tt := range tests {
 		if got := keel.DefaultClassifier(tt.ctx, tt.err); got != tt.want {
@@ -235,5 +235,16 @@ func BenchmarkChainDo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = p.Do(ctx, op)
+	}
+}
+
+func TestClassifyFailureDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	err := errors.New("unavailable")
+	if n := testing.AllocsPerRun(1000, func() { _ = keel.DefaultClassifier(ctx, err) }); n != 0 {
+		t.Errorf("DefaultClassifier allocates %v times on a failure, want 0", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = keel.RetryAfter(err) }); n != 0 {
+		t.Errorf("RetryAfter allocates %v times, want 0", n)
 	}
 }

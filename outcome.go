@@ -13,7 +13,7 @@ const (
 	OutcomeSuccess Outcome = iota
 	// OutcomeFailure: the dependency failed. Retries retry it; breakers count it.
 	OutcomeFailure
-	// OutcomeNeutral: the caller gave up (its own context was cancelled or ran out).
+	// OutcomeNeutral: the caller gave up (its own context was canceled or ran out).
 	// It says nothing about the dependency: never retried, never counted.
 	OutcomeNeutral
 	// OutcomePermanent: the operation failed and repeating it cannot help (a 400, a
@@ -79,8 +79,8 @@ func Permanent(err error) error {
 // IsPermanent reports whether err, or any error it wraps, was marked with
 // [Permanent].
 func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
+	_, ok := errors.AsType[*permanentError](err)
+	return ok
 }
 
 type permanentError struct{ err error }
