@@ -282,7 +282,7 @@ func TestContextEndsWhileQueued(t *testing.T) {
 			t.Errorf("DefaultClassifier: got %v, want neutral", got)
 		}
 		if q := b.Queued(); q != 0 {
-			t.Errorf("Queued() = %d, want 0: the cancelled waiter left a slot behind", q)
+			t.Errorf("Queued() = %d, want 0: the canceled waiter left a slot behind", q)
 		}
 		held.Release()
 		if in := b.InFlight(); in != 0 {

@@ -49,10 +49,10 @@ func runModel(t *testing.T, cfg Config, script []byte) {
 	)
 	// The model.
 	var (
-		now     time.Duration
-		held    []int // ids holding a permit, oldest first
-		queue   []int // ids waiting, oldest first
-		want    = map[int]keel.Reason{}
+		now   time.Duration
+		held  []int // ids holding a permit, oldest first
+		queue []int // ids waiting, oldest first
+		want  = map[int]keel.Reason{}
 	)
 	next := 0
 	grantHead := func() {
@@ -113,7 +113,7 @@ func runModel(t *testing.T, cfg Config, script []byte) {
 			if len(queue) > 0 {
 				grantHead()
 			}
-		case 2: // the oldest waiter's context is cancelled
+		case 2: // the oldest waiter's context is canceled
 			if len(queue) == 0 {
 				continue
 			}

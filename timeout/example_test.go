@@ -15,7 +15,7 @@ func Example() {
 	to := timeout.MustNew(timeout.Config{Name: "search", Timeout: 20 * time.Millisecond})
 
 	err := to.Do(context.Background(), func(ctx context.Context) error {
-		select { // a slow dependency that honours its context
+		select { // a slow dependency that honors its context
 		case <-time.After(time.Second):
 			return nil
 		case <-ctx.Done():

@@ -135,7 +135,7 @@ func (p *Policy) runReturnOnTime(ctx context.Context, next keel.Handler, op func
 	start := time.Now()
 	dl := start.Add(p.timeout)
 	r := &run{p: p, ctx: ctx, start: start, done: make(chan struct{})}
-	var opCtx context.Context = ctx
+	opCtx := context.Context(ctx)
 	var dc *deadline.Context
 	if pd, ok := ctx.Deadline(); !ok || pd.After(dl) {
 		dc = deadline.New(ctx, dl)

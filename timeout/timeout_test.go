@@ -106,7 +106,7 @@ func TestExceededError(t *testing.T) {
 	}
 }
 
-// waitCtx is an operation that honours its context.
+// waitCtx is an operation that honors its context.
 func waitCtx(ctx context.Context) error {
 	<-ctx.Done()
 	return ctx.Err()
@@ -121,7 +121,7 @@ func TestCooperative(t *testing.T) {
 		want    error // compared with errors.Is; nil means nil
 		exceed  bool
 	}{
-		{"honours ctx", waitCtx, time.Second, context.DeadlineExceeded, true},
+		{"honors ctx", waitCtx, time.Second, context.DeadlineExceeded, true},
 		{"fails in time", func(context.Context) error { time.Sleep(time.Millisecond); return opErr }, time.Millisecond, opErr, false},
 		{"fails late", func(context.Context) error { time.Sleep(2 * time.Second); return opErr }, 2 * time.Second, opErr, true},
 		{"fails at the deadline", func(context.Context) error { time.Sleep(time.Second); return opErr }, time.Second, opErr, true},
@@ -146,7 +146,7 @@ func TestCooperative(t *testing.T) {
 			var want []keel.Event
 			if tt.exceed {
 				want = []keel.Event{{Kind: keel.EventTimeout, Policy: "timeout", Name: "c", Duration: time.Second}}
-				if got := rec.get(); len(got) != 1 || got[0].Err != err {
+				if got := rec.get(); len(got) != 1 || !errors.Is(got[0].Err, err) {
 					t.Errorf("%s: EventTimeout.Err = %v, want the returned error", tt.name, got)
 				}
 			}
@@ -187,7 +187,7 @@ func TestCooperativeContext(t *testing.T) {
 		if got == later {
 			t.Error("caller deadline later: op got the caller's context, want one with the sooner deadline")
 		}
-		if err := got.Err(); err != context.Canceled {
+		if err := got.Err(); !errors.Is(err, context.Canceled) {
 			t.Errorf("op's context after Do returned: Err() = %v, want %v (released)", err, context.Canceled)
 		}
 	})
@@ -202,7 +202,7 @@ func TestCooperativeCallerCancels(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(300*time.Millisecond, cancel)
 		err := p.Do(ctx, waitCtx)
-		if err != context.Canceled {
+		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrExceeded) {
 			t.Fatalf("got %v, want the op's own %v", err, context.Canceled)
 		}
 		if got := keel.DefaultClassifier(ctx, err); got != keel.OutcomeNeutral {
@@ -230,7 +230,7 @@ func TestCooperativePanic(t *testing.T) {
 				panic("boom")
 			})
 		}()
-		if err := opCtx.Err(); err != context.Canceled {
+		if err := opCtx.Err(); !errors.Is(err, context.Canceled) {
 			t.Errorf("op's context after the panic: Err() = %v, want %v (timer released)", err, context.Canceled)
 		}
 	})
@@ -301,7 +301,7 @@ func TestReturnOnTimeInTime(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			rec := &recorder{}
 			p := MustNew(Config{Timeout: time.Second, ReturnOnTime: true, Observer: rec})
-			if err := p.Do(t.Context(), tt.op); err != tt.want {
+			if err := p.Do(t.Context(), tt.op); !errors.Is(err, tt.want) {
 				t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
 			}
 			if n := p.Abandoned(); n != 0 {
@@ -315,7 +315,7 @@ func TestReturnOnTimeInTime(t *testing.T) {
 }
 
 func TestReturnOnTimeHonoursCtx(t *testing.T) {
-	// An op that does honour ctx ends at the deadline too; whichever the
+	// An op that does honor ctx ends at the deadline too; whichever the
 	// select sees first, the caller gets an ExceededError at 1s.
 	synctest.Test(t, func(t *testing.T) {
 		p := MustNew(Config{Timeout: time.Second, ReturnOnTime: true})
@@ -529,4 +529,3 @@ func FuzzReturnOnTime(f *testing.F) {
 		})
 	})
 }
-

@@ -2,6 +2,7 @@ package deadline
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,14 +202,12 @@ func (c *Context) AfterFunc(f func()) (stop func() bool) {
 		if c.armed == nil {
 			return false
 		}
-		fs := c.armed.afterFuncs
-		for i, x := range fs {
-			if x == a {
-				c.armed.afterFuncs = append(fs[:i], fs[i+1:]...)
-				return true
-			}
+		i := slices.Index(c.armed.afterFuncs, a)
+		if i < 0 {
+			return false
 		}
-		return false
+		c.armed.afterFuncs = slices.Delete(c.armed.afterFuncs, i, i+1)
+		return true
 	}
 }
 

@@ -36,7 +36,7 @@ func TestErrWithoutDone(t *testing.T) {
 			t.Fatalf("Err() 1ns before deadline: got %v, want nil", err)
 		}
 		time.Sleep(time.Nanosecond)
-		if err := c.Err(); err != context.DeadlineExceeded {
+		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Err() at deadline: got %v, want %v", err, context.DeadlineExceeded)
 		}
 		// Done created after the end is already closed.
@@ -44,7 +44,7 @@ func TestErrWithoutDone(t *testing.T) {
 			t.Fatal("Done() after deadline: channel open, want closed")
 		}
 		c.Cancel()
-		if err := c.Err(); err != context.DeadlineExceeded {
+		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Err() after Cancel of an expired context: got %v, want %v", err, context.DeadlineExceeded)
 		}
 	})
@@ -59,16 +59,16 @@ func TestDoneClosesAtDeadline(t *testing.T) {
 		if got, want := time.Since(start), 3*time.Second; got != want {
 			t.Fatalf("Done closed after %v, want %v", got, want)
 		}
-		if err := c.Err(); err != context.DeadlineExceeded {
+		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Err(): got %v, want %v", err, context.DeadlineExceeded)
 		}
-		if err := context.Cause(c); err != context.DeadlineExceeded {
+		if err := context.Cause(c); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Cause(): got %v, want %v", err, context.DeadlineExceeded)
 		}
 	})
 }
 
-func TestDoneClosesWhenParentCancelled(t *testing.T) {
+func TestDoneClosesWhenParentCanceled(t *testing.T) {
 	cause := errors.New("client went away")
 	synctest.Test(t, func(t *testing.T) {
 		parent, cancel := context.WithCancelCause(context.Background())
@@ -79,12 +79,12 @@ func TestDoneClosesWhenParentCancelled(t *testing.T) {
 		cancel(cause)
 		synctest.Wait()
 		if !isClosed(done) {
-			t.Fatal("Done() open after parent was cancelled, want closed")
+			t.Fatal("Done() open after parent was canceled, want closed")
 		}
-		if err := c.Err(); err != context.Canceled {
+		if err := c.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Err(): got %v, want %v", err, context.Canceled)
 		}
-		if err := context.Cause(c); err != cause {
+		if err := context.Cause(c); !errors.Is(err, cause) {
 			t.Fatalf("Cause(): got %v, want %v", err, cause)
 		}
 	})
@@ -97,7 +97,7 @@ func TestErrReportsParentFirst(t *testing.T) {
 		defer c.Cancel()
 		time.Sleep(2 * time.Second) // deadline passed, nobody looked
 		cancel()
-		if err := c.Err(); err != context.Canceled {
+		if err := c.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Err(): got %v, want the parent's %v", err, context.Canceled)
 		}
 	})
@@ -110,14 +110,14 @@ func TestErrIsStable(t *testing.T) {
 		c := New(parent, time.Now().Add(time.Second))
 		defer c.Cancel()
 		time.Sleep(time.Second)
-		if err := c.Err(); err != context.DeadlineExceeded {
+		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Err() at deadline: got %v, want %v", err, context.DeadlineExceeded)
 		}
 		cancel(cause)
-		if err := c.Err(); err != context.DeadlineExceeded {
+		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Err() after later parent cancel: got %v, want %v", err, context.DeadlineExceeded)
 		}
-		if err := context.Cause(c); err != context.DeadlineExceeded {
+		if err := context.Cause(c); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Cause() after later parent cancel: got %v, want %v", err, context.DeadlineExceeded)
 		}
 	})
@@ -131,7 +131,7 @@ func TestCancel(t *testing.T) {
 				c.Done()
 			}
 			c.Cancel()
-			if err := c.Err(); err != context.Canceled {
+			if err := c.Err(); !errors.Is(err, context.Canceled) {
 				t.Fatalf("withDone=%v: Err() after Cancel: got %v, want %v", withDone, err, context.Canceled)
 			}
 			if !isClosed(c.Done()) {
@@ -144,7 +144,7 @@ func TestCancel(t *testing.T) {
 				t.Fatalf("withDone=%v: after Cancel the timer and parent registration are still held", withDone)
 			}
 			time.Sleep(2 * time.Second)
-			if err := c.Err(); err != context.Canceled {
+			if err := c.Err(); !errors.Is(err, context.Canceled) {
 				t.Fatalf("withDone=%v: Err() after deadline: got %v, want %v", withDone, err, context.Canceled)
 			}
 		})
@@ -155,8 +155,8 @@ func TestCancelUnregistersFromParent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		// Each Context registers with parent on Done. Once cancelled, the
-		// registration must be gone: cancelling the parent afterwards must
+		// Each Context registers with parent on Done. Once canceled, the
+		// registration must be gone: canceling the parent afterwards must
 		// not reach it (Err stays Canceled by Cancel, and no goroutine is left
 		// waiting, which goleak and the bubble would report).
 		for range 100 {
@@ -233,16 +233,16 @@ func TestWithCancelChild(t *testing.T) {
 		if got := time.Since(start); got != time.Second {
 			t.Fatalf("child ended after %v, want %v", got, time.Second)
 		}
-		if err := child.Err(); err != context.DeadlineExceeded {
+		if err := child.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("child.Err(): got %v, want %v", err, context.DeadlineExceeded)
 		}
-		if err := context.Cause(child); err != context.DeadlineExceeded {
+		if err := context.Cause(child); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Cause(child): got %v, want %v", err, context.DeadlineExceeded)
 		}
 	})
 }
 
-func TestWithCancelChildCancelledFirst(t *testing.T) {
+func TestWithCancelChildCanceledFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := New(context.Background(), time.Now().Add(time.Second))
 		defer c.Cancel()
@@ -252,9 +252,9 @@ func TestWithCancelChildCancelledFirst(t *testing.T) {
 		n := len(c.armed.afterFuncs)
 		c.mu.Unlock()
 		if n != 0 {
-			t.Fatalf("after cancelling the child %d hooks remain, want 0", n)
+			t.Fatalf("after canceling the child %d hooks remain, want 0", n)
 		}
-		if err := child.Err(); err != context.Canceled {
+		if err := child.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("child.Err(): got %v, want %v", err, context.Canceled)
 		}
 		if err := c.Err(); err != nil {
@@ -347,7 +347,7 @@ func TestConcurrentEnd(t *testing.T) {
 			wg.Go(func() { time.Sleep(time.Millisecond); errs[3] = c.Err() })
 			wg.Wait()
 			for i, err := range errs {
-				if err == nil || err != errs[0] {
+				if err == nil || !errors.Is(err, errs[0]) {
 					t.Fatalf("errs[%d] = %v, want the same non-nil error as errs[0] = %v", i, err, errs[0])
 				}
 			}
