@@ -27,7 +27,7 @@ type Config struct {
 	// Max caps every delay, jittered or not. Zero means 10s, or Initial when
 	// Initial is larger. It must not be negative, nor, when set, below Initial.
 	Max time.Duration
-	// Jitter is the randomisation mode. The zero value is JitterFull.
+	// Jitter is the randomization mode. The zero value is JitterFull.
 	Jitter Jitter
 }
 

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 )
 
-// Jitter says how a Schedule randomises its delays. The formulas follow the AWS
+// Jitter says how a Schedule randomizes its delays. The formulas follow the AWS
 // Architecture Blog article "Exponential Backoff and Jitter", where v is the
 // un-jittered exponential delay min(Max, Initial×Multiplier^n):
 //

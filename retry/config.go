@@ -17,7 +17,7 @@ const (
 
 // Config configures a retry [Policy]. Its zero value is a useful policy: 3
 // attempts, exponential backoff from 100ms doubling to at most 10s with full
-// jitter, retry-after hints honoured up to 30s, and a default retry budget.
+// jitter, retry-after hints honored up to 30s, and a default retry budget.
 type Config struct {
 	// Name identifies the policy in events (keel.Event.Name). May be empty.
 	Name string

@@ -317,7 +317,7 @@ func TestRetryAfter(t *testing.T) {
 	}{
 		{"hint longer than backoff wins", retry.Config{Backoff: backoff.Constant(10 * ms)}, 0, 2 * time.Second, 2 * time.Second, 0, 0},
 		{"backoff longer than hint wins", retry.Config{Backoff: backoff.Constant(500 * ms)}, 0, 10 * ms, 500 * ms, 0, 0},
-		{"hint at the default cap is honoured", retry.Config{Backoff: backoff.Constant(0)}, 0, 30 * time.Second, 30 * time.Second, 0, 0},
+		{"hint at the default cap is honored", retry.Config{Backoff: backoff.Constant(0)}, 0, 30 * time.Second, 30 * time.Second, 0, 0},
 		{"hint above the default cap stops", retry.Config{}, 0, 30*time.Second + 1, -1, keel.ReasonRetryAfter, 30*time.Second + 1},
 		{"hint above MaxRetryAfter stops", retry.Config{MaxRetryAfter: time.Second}, 0, 2 * time.Second, -1, keel.ReasonRetryAfter, 2 * time.Second},
 		{"hint crossing the deadline stops", retry.Config{MaxRetryAfter: time.Minute}, 3 * time.Second, 5 * time.Second, -1, keel.ReasonDeadline, 5 * time.Second},
@@ -398,8 +398,8 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 		var ctxs []context.Context
 		err := p.Do(t.Context(), func(ctx context.Context) error {
 			ctxs = append(ctxs, ctx)
-			if d, ok := ctx.Deadline(); !ok || d.Sub(time.Now()) != 100*time.Millisecond {
-				t.Errorf("attempt %d: deadline %v (ok %v), want 100ms from now", len(ctxs), d.Sub(time.Now()), ok)
+			if d, ok := ctx.Deadline(); !ok || time.Until(d) != 100*time.Millisecond {
+				t.Errorf("attempt %d: deadline %v (ok %v), want 100ms from now", len(ctxs), time.Until(d), ok)
 			}
 			if len(ctxs) < 3 {
 				<-ctx.Done() // a dependency that hangs until the attempt's deadline
@@ -441,14 +441,14 @@ func TestAttemptTimeoutDefersToCallerDeadline(t *testing.T) {
 			<-actx.Done()
 			return actx.Err()
 		})
-		if tries != 1 || err != context.DeadlineExceeded {
+		if tries != 1 || err != context.DeadlineExceeded { //nolint:errorlint // the very error, unwrapped, is the point
 			t.Errorf("got %v after %d attempts, want context.DeadlineExceeded unchanged after 1", err, tries)
 		}
 	})
 }
 
 func TestStopsWithoutRetrying(t *testing.T) {
-	cancelled, cancel := context.WithCancel(context.Background())
+	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	permanent := keel.Permanent(errFail)
 	neutralByClassifier := errors.New("client went away")
@@ -458,7 +458,7 @@ func TestStopsWithoutRetrying(t *testing.T) {
 		cfg  retry.Config
 		err  error
 	}{
-		{"caller cancelled (neutral)", cancelled, retry.Config{}, context.Canceled},
+		{"caller canceled (neutral)", canceled, retry.Config{}, context.Canceled},
 		{"classifier says neutral", context.Background(), retry.Config{Classifier: func(ctx context.Context, err error) keel.Outcome {
 			if errors.Is(err, neutralByClassifier) {
 				return keel.OutcomeNeutral
@@ -479,7 +479,7 @@ func TestStopsWithoutRetrying(t *testing.T) {
 			if tries != 1 {
 				t.Errorf("ran %d attempts, want 1", tries)
 			}
-			if err != tt.err {
+			if err != tt.err { //nolint:errorlint // the very error, unwrapped, is the point
 				t.Errorf("Do = %v (%T), want the attempt's error unchanged: %v (%T)", err, err, tt.err, tt.err)
 			}
 			if got := p.Budget().Available(time.Now()); got != 100 {
@@ -548,8 +548,8 @@ func TestExhaustedError(t *testing.T) {
 	if !errors.As(err, &se) || se.code != 503 {
 		t.Errorf("errors.As found %v, want the last attempt's status 503", se)
 	}
-	if got := ee.Last().(*statusError).code; got != 503 {
-		t.Errorf("Last() = status %d, want 503", got)
+	if last, ok := ee.Last().(*statusError); !ok || last.code != 503 { //nolint:errorlint // Last must be the attempt's own error
+		t.Errorf("Last() = %v, want status 503", ee.Last())
 	}
 	var got []string
 	for _, e := range ee.Unwrap() {
@@ -601,7 +601,7 @@ func TestWrapRetriesInnerPolicies(t *testing.T) {
 	if got := inner.Load(); got != 4 {
 		t.Errorf("inner policy ran %d times, want 4 (once per attempt)", got)
 	}
-	exhausted(t, err)
+	_ = exhausted(t, err)
 }
 
 func TestEvents(t *testing.T) {
