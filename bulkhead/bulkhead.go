@@ -296,24 +296,26 @@ func (b *Bulkhead) run(ctx context.Context, next keel.Handler, op func(context.C
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// Runs on panic too (err is then nil): the permit never leaks.
-		if err != nil {
-			// Same as keel.AfterExit(err, p.Release), without making p
-			// escape on the success path.
-			var sr keel.StillRunning
-			if errors.As(err, &sr) {
-				held := p
-				sr.AfterExit(held.Release)
-				return
-			}
-		}
-		p.Release()
-	}()
+	defer releaseAfter(&p, &err) // runs on panic too (err is then nil)
 	if next == nil {
 		return op(ctx)
 	}
 	return next(ctx, op)
+}
+
+// releaseAfter releases *p, or, if *err carries an operation that is still
+// running, arranges for it to be released when that operation exits. It is
+// keel.AfterExit(err, p.Release) without making p escape on the success path.
+func releaseAfter(p *Permit, err *error) {
+	if *err != nil {
+		var sr keel.StillRunning
+		if errors.As(*err, &sr) {
+			held := *p
+			sr.AfterExit(held.Release)
+			return
+		}
+	}
+	p.Release()
 }
 
 var (
