@@ -152,6 +152,9 @@ func (b *Budget) Deposit() {
 
 // DepositAt records one request at time now. It is Deposit with the clock
 // as an input, for deterministic tests and callers that already read it.
+// Like Deposit, it looks at now only on every 64th deposit, to date the
+// deposits so far; a deposit counts from the first clock reading after it
+// (a sampled deposit, a withdrawal or Available).
 func (b *Budget) DepositAt(now time.Time) {
 	if b.deposits.Add(1)&sampleMask == 0 {
 		b.sample(now)
