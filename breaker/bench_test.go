@@ -156,3 +156,16 @@ func BenchmarkGroupGet(b *testing.B) {
 		})
 	})
 }
+
+var sinkDuration time.Duration
+
+// BenchmarkClockBaseline measures one monotonic clock read (time.Since), the
+// floor under every path that needs the time: the time window, slow-call
+// detection and open rejection. Compare the other figures with it when the
+// machine is noisy.
+func BenchmarkClockBaseline(b *testing.B) {
+	base := time.Now()
+	for b.Loop() {
+		sinkDuration += time.Since(base)
+	}
+}

@@ -270,7 +270,9 @@ func (b *Breaker) done(ctx context.Context, p Permit, o keel.Outcome, err error,
 				b.recordLocked(now, failed, slow)
 			}
 		case HalfOpen:
-			b.probes--
+			if b.probes > 0 { // a permit reported twice must not free a second slot
+				b.probes--
+			}
 			if counted {
 				recorded = true
 				if !haveNow {

@@ -834,3 +834,22 @@ func TestStateString(t *testing.T) {
 		t.Errorf("WindowType strings got %q", got)
 	}
 }
+
+func TestDoubleDoneKeepsPermitBound(t *testing.T) {
+	b := MustNew(Config{MinimumCalls: 1, OpenDuration: time.Second, HalfOpenPermits: 2, SuccessesToClose: 10})
+	trip(t, b, t0)
+	now := at(time.Second)
+	p1, err1 := b.AllowAt(now)
+	_, err2 := b.AllowAt(now)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("probes got %v %v, want admitted", err1, err2)
+	}
+	p1.DoneAt(now, N)
+	p1.DoneAt(now, N) // reported twice by mistake
+	if _, err := b.AllowAt(now); err != nil {
+		t.Fatalf("probe into the freed slot got %v", err)
+	}
+	if _, err := b.AllowAt(now); !errors.Is(err, ErrOpen) {
+		t.Fatalf("third concurrent probe got %v, want rejected (HalfOpenPermits 2)", err)
+	}
+}
