@@ -836,18 +836,27 @@ func TestStateString(t *testing.T) {
 }
 
 func TestDoubleDoneKeepsPermitBound(t *testing.T) {
+	// Reporting a permit twice is a caller bug; it may free a slot early, but
+	// it must never push the count of probes below zero, which would raise
+	// the bound for the rest of the half-open period.
 	b := MustNew(Config{MinimumCalls: 1, OpenDuration: time.Second, HalfOpenPermits: 2, SuccessesToClose: 10})
 	trip(t, b, t0)
 	now := at(time.Second)
 	p1, err1 := b.AllowAt(now)
-	_, err2 := b.AllowAt(now)
+	p2, err2 := b.AllowAt(now)
 	if err1 != nil || err2 != nil {
 		t.Fatalf("probes got %v %v, want admitted", err1, err2)
 	}
 	p1.DoneAt(now, N)
 	p1.DoneAt(now, N) // reported twice by mistake
-	if _, err := b.AllowAt(now); err != nil {
-		t.Fatalf("probe into the freed slot got %v", err)
+	p2.DoneAt(now, N)
+	if got := b.MetricsAt(now).Probes; got != 0 {
+		t.Fatalf("probes in flight got %d, want 0", got)
+	}
+	for i := range 2 {
+		if _, err := b.AllowAt(now); err != nil {
+			t.Fatalf("probe %d got %v, want admitted", i+1, err)
+		}
 	}
 	if _, err := b.AllowAt(now); !errors.Is(err, ErrOpen) {
 		t.Fatalf("third concurrent probe got %v, want rejected (HalfOpenPermits 2)", err)
