@@ -33,7 +33,9 @@ func (o Outcome) String() string {
 }
 
 // A Classifier turns the error an operation returned into an Outcome. ctx is the
-// context the classifying policy passed to the operation. A Classifier must be
+// context the classifying policy was called with, not a per-attempt context it
+// derived for the operation: a retry's attempt that ran out of its own attempt
+// timeout is a failure of the dependency, not the caller giving up. A Classifier must be
 // cheap and safe for concurrent use; it is called once per run.
 type Classifier func(ctx context.Context, err error) Outcome
 
