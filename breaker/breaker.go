@@ -33,6 +33,7 @@ type Breaker struct {
 	// Read on every call; written only on transitions.
 	word      atomic.Uint64             // state | generation<<genShift
 	openUntil atomic.Int64              // Unix nanoseconds at which Open ends
+	halfUntil atomic.Int64              // Unix nanoseconds at which HalfOpen gives up
 	openErr   atomic.Pointer[OpenError] // last Open rejection, reused while exact
 
 	cfg      Config // with defaults applied
@@ -390,19 +391,45 @@ func (b *Breaker) openDurationLocked() time.Duration {
 }
 
 // expireLocked moves an open breaker whose open duration has passed to
-// half-open.
+// half-open, and a half-open breaker past HalfOpenMaxWait back to open.
 func (b *Breaker) expireLocked(now int64) transition {
-	if State(b.word.Load()&stateMask) == Open && now >= b.openUntil.Load() {
-		return b.setLocked(HalfOpen, now)
+	switch State(b.word.Load() & stateMask) {
+	case Open:
+		if now >= b.openUntil.Load() {
+			until := int64(math.MaxInt64)
+			if w := int64(b.cfg.HalfOpenMaxWait); w > 0 && now+w > now {
+				until = now + w
+			}
+			b.halfUntil.Store(until)
+			return b.setLocked(HalfOpen, now)
+		}
+	case HalfOpen:
+		if now >= b.halfUntil.Load() {
+			return b.openLocked(now)
+		}
 	}
 	return transition{}
 }
 
+// expired reports whether state st has timed out at now, so that reading the
+// state must take the lock and move it on.
+func (b *Breaker) expired(st State, now int64) bool {
+	switch st {
+	case Open:
+		return now >= b.openUntil.Load()
+	case HalfOpen:
+		return now >= b.halfUntil.Load()
+	}
+	return false
+}
+
 // State returns the current state. An open breaker whose open duration has
 // passed is half-open even if no call has arrived since: State moves it there
-// and emits the EventStateChange, with context.Background().
+// and emits the EventStateChange, with context.Background(). Likewise a
+// half-open breaker past HalfOpenMaxWait is open again.
 func (b *Breaker) State() State {
-	if st := State(b.word.Load() & stateMask); st != Open {
+	st := State(b.word.Load() & stateMask)
+	if st != Open && (st != HalfOpen || b.cfg.HalfOpenMaxWait == 0) {
 		return st
 	}
 	return b.stateAt(b.now())
@@ -413,7 +440,7 @@ func (b *Breaker) StateAt(now time.Time) State { return b.stateAt(now.UnixNano()
 
 func (b *Breaker) stateAt(now int64) State {
 	st := State(b.word.Load() & stateMask)
-	if st != Open || now < b.openUntil.Load() {
+	if !b.expired(st, now) {
 		return st
 	}
 	b.mu.Lock()

@@ -862,3 +862,40 @@ func TestDoubleDoneKeepsPermitBound(t *testing.T) {
 		t.Fatalf("third concurrent probe got %v, want rejected (HalfOpenPermits 2)", err)
 	}
 }
+
+func TestHalfOpenMaxWait(t *testing.T) {
+	sec := time.Second
+	rec := &recorder{}
+	b := MustNew(Config{MinimumCalls: 1, OpenDuration: 10 * sec, HalfOpenPermits: 1, SuccessesToClose: 1, HalfOpenMaxWait: 5 * sec, Observer: rec})
+	trip(t, b, t0)
+	leaked, err := b.AllowAt(at(10 * sec)) // a probe whose Done never comes
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, b, []step{
+		{at: 11 * sec, rejected: true, want: HalfOpen},
+		{at: 14*sec + 999*time.Millisecond, rejected: true, want: HalfOpen},
+		{at: 15 * sec, rejected: true, want: Open}, // gave up on the leaked probe
+		{at: 24 * sec, rejected: true, want: Open},
+		{at: 25 * sec, o: S, want: Closed}, // open for 10s from 15s
+	})
+	leaked.DoneAt(at(26*sec), F) // from an old generation: ignored
+	if got := b.StateAt(at(26 * sec)); got != Closed {
+		t.Errorf("after the leaked probe reported, state got %v, want closed", got)
+	}
+	want := []string{"closed>open", "open>half_open", "half_open>open", "open>half_open", "half_open>closed"}
+	if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		t.Errorf("transitions (-want +got):\n%s", diff)
+	}
+	// State on read, without traffic.
+	b2 := MustNew(Config{MinimumCalls: 1, OpenDuration: sec, HalfOpenMaxWait: sec})
+	trip(t, b2, t0)
+	for _, tt := range []struct {
+		at   time.Duration
+		want State
+	}{{sec, HalfOpen}, {2 * sec, Open}, {3 * sec, HalfOpen}} {
+		if got := b2.StateAt(at(tt.at)); got != tt.want {
+			t.Errorf("no traffic, at %v: state got %v, want %v", tt.at, got, tt.want)
+		}
+	}
+}

@@ -124,6 +124,14 @@ type Config struct {
 	// slow-call rule on) reopens the breaker.
 	SuccessesToClose int
 
+	// HalfOpenMaxWait bounds how long the breaker stays half-open. If it has
+	// not closed that long after it became half-open, it opens again, as if a
+	// probe had failed, so probes that never report (a permit from Allow
+	// that is never given to Done) cannot keep it half-open forever. Zero
+	// means no bound, as in resilience4j; set it above the longest probe you
+	// expect when using the two-step API.
+	HalfOpenMaxWait time.Duration
+
 	// Classifier judges each call's error. Nil means keel.DefaultClassifier.
 	// OutcomeFailure and OutcomePermanent count as failures, OutcomeSuccess as
 	// a success; OutcomeNeutral (the caller's own cancellation) is ignored:
@@ -177,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HalfOpenPermits < 0 {
 		return fmt.Errorf("breaker: HalfOpenPermits %d is negative", c.HalfOpenPermits)
+	}
+	if c.HalfOpenMaxWait < 0 {
+		return fmt.Errorf("breaker: HalfOpenMaxWait %v is negative", c.HalfOpenMaxWait)
 	}
 	if c.SuccessesToClose < 0 {
 		return fmt.Errorf("breaker: SuccessesToClose %d is negative", c.SuccessesToClose)

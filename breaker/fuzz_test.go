@@ -24,6 +24,7 @@ func FuzzBreaker(f *testing.F) {
 			MinimumCalls: minCalls, SlowCallDuration: time.Duration(slow), SlowCallRateThreshold: slowThr,
 			OpenDuration: time.Duration(open), OpenDurationMultiplier: mult, MaxOpenDuration: time.Duration(maxOpen),
 			OpenJitter: jitter, HalfOpenPermits: permits % 100, SuccessesToClose: succ % 100,
+			HalfOpenMaxWait: time.Duration(slow / 3),
 			Rand: rand.New(rand.NewPCG(1, 1)),
 		}
 		verr := cfg.Validate()
