@@ -17,7 +17,9 @@
 // running until it returns; the error the Policy returned then implements
 // keel.StillRunning, so a bulkhead or concurrency limit around the timeout
 // keeps the operation's permit until it really exits, and [Policy.Abandoned]
-// counts such operations.
+// counts such operations. An abandoned operation must not write to memory the
+// caller reads after Do has returned, unless it synchronizes: the two now run
+// concurrently.
 //
 // The cooperative path allocates one small context and arms no timer unless
 // the operation waits on ctx.Done; when the caller's deadline is already
