@@ -99,8 +99,10 @@ func (b *Breaker) now() int64 { return b.baseUnix + int64(time.Since(b.base)) }
 
 // Permit is the right to run one call, handed out by [Breaker.Allow]. Report
 // the call's outcome exactly once with [Permit.Done] or [Permit.DoneAt]; a
-// half-open probe permit is held until then. The zero Permit's Done does
-// nothing.
+// half-open probe permit is held until then. Reporting a permit twice is a
+// bug: the second report may free a probe slot that another call holds. The
+// zero Permit's Done does nothing. A Permit is a small value; copying it is
+// cheap, and it is safe to hand to another goroutine.
 //
 // A Permit carries the breaker's generation: if the breaker has changed state
 // since the permit was issued, its outcome is ignored, so a call started while
