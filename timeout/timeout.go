@@ -51,9 +51,21 @@ func MustNew(cfg Config) *Policy {
 // time that are still running. It is always zero in cooperative mode.
 func (p *Policy) Abandoned() int { return int(p.abandoned.Load()) }
 
-// Do runs op with the Policy's timeout; see the package doc for what it
-// returns. A panic in op reaches the caller of Do, also in return-on-time mode
-// (if it happens before Do returned).
+// Do runs op with a context whose deadline is the sooner of ctx's and
+// Timeout from now, and returns:
+//
+//   - op's error as is if op returned nil, returned before the deadline, or
+//     returned after ctx itself ended (a late success is a success: its work
+//     is done);
+//   - a [*ExceededError] wrapping op's error if op failed at or after the
+//     deadline while ctx was live, and emits EventTimeout;
+//   - in return-on-time mode, if op is still running at the deadline, a
+//     *ExceededError with a nil Err at the deadline (EventTimeout and
+//     EventAbandoned), or, if ctx ends first, an error that unwraps to
+//     ctx.Err() (EventAbandoned). Both implement keel.StillRunning.
+//
+// A panic in op reaches the caller of Do, also in return-on-time mode if it
+// happens before Do returned. ctx must not be nil.
 func (p *Policy) Do(ctx context.Context, op func(context.Context) error) error {
 	return p.run(ctx, nil, op)
 }
