@@ -95,7 +95,8 @@ type Permit struct {
 // caller if there is one. Release clears p, so releasing the same Permit
 // variable again does nothing, and neither does releasing the zero Permit.
 // Copies of a Permit are separate handles to one permit: release only one of
-// them. Releasing more permits than were acquired panics.
+// them. Releasing more permits than were acquired is a bug; Release panics
+// when it sees one (no permit held at all).
 func (p *Permit) Release() {
 	b, ctx := p.b, p.ctx
 	if b == nil {
