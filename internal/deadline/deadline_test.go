@@ -434,9 +434,21 @@ func FuzzEnd(f *testing.F) {
 func BenchmarkNewCancel(b *testing.B) {
 	parent, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	d := time.Now().Add(time.Hour)
 	b.ReportAllocs()
 	for b.Loop() {
-		c := New(parent, time.Now().Add(time.Second))
+		New(parent, d).Cancel()
+	}
+}
+
+// BenchmarkNewErrCancel adds an Err call, which reads the clock.
+func BenchmarkNewErrCancel(b *testing.B) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		c := New(parent, d)
 		_ = c.Err()
 		c.Cancel()
 	}
@@ -453,14 +465,56 @@ func BenchmarkNewDoneCancel(b *testing.B) {
 	}
 }
 
-// BenchmarkStdWithTimeout is the baseline New replaces.
-func BenchmarkStdWithTimeout(b *testing.B) {
+// BenchmarkStdWithDeadline is the baseline New replaces.
+func BenchmarkStdWithDeadline(b *testing.B) {
 	parent, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	d := time.Now().Add(time.Hour)
 	b.ReportAllocs()
 	for b.Loop() {
-		c, cancel := context.WithTimeout(parent, time.Second)
-		_ = c.Err()
+		_, cancel := context.WithDeadline(parent, d)
 		cancel()
+	}
+}
+
+// TestStress races every entry point on real goroutines (run with -race):
+// Done, Err, Cancel, AfterFunc, a derived WithCancel child and the parent's
+// cancellation. Whatever the interleaving, the Context, its child and its
+// AfterFunc must all end, with one stable error.
+func TestStress(t *testing.T) {
+	for i := range 500 {
+		parent, cancelParent := context.WithCancel(context.Background())
+		c := New(parent, time.Now().Add(time.Duration(i%3)*time.Microsecond))
+		var wg sync.WaitGroup
+		var child context.Context
+		var stopChild context.CancelFunc
+		afterRan := make(chan struct{})
+		wg.Go(func() { <-c.Done() })
+		wg.Go(func() { _ = c.Err() })
+		wg.Go(func() { child, stopChild = context.WithCancel(c) })
+		wg.Go(func() { context.AfterFunc(c, func() { close(afterRan) }) })
+		switch i % 3 {
+		case 0:
+			wg.Go(cancelParent)
+		case 1:
+			wg.Go(c.Cancel)
+		}
+		wg.Wait()
+		<-c.Done()
+		<-child.Done()
+		<-afterRan
+		err := c.Err()
+		if err == nil {
+			t.Fatalf("iteration %d: Err() = nil after Done closed", i)
+		}
+		if cerr := child.Err(); !errors.Is(cerr, err) {
+			t.Fatalf("iteration %d: child.Err() = %v, want the parent's %v", i, cerr, err)
+		}
+		if again := c.Err(); !errors.Is(again, err) {
+			t.Fatalf("iteration %d: Err() changed from %v to %v", i, err, again)
+		}
+		stopChild()
+		c.Cancel()
+		cancelParent()
 	}
 }
