@@ -1,0 +1,235 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/breaker"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// MetricsConfig configures [Metrics]. The zero value is ready to use: it
+// records into the global MeterProvider with [DefaultBuckets].
+type MetricsConfig struct {
+	// MeterProvider provides the meter the instruments are created with.
+	// Nil means otel.GetMeterProvider(), the global provider (a no-op one
+	// until the program sets another).
+	MeterProvider metric.MeterProvider
+	// Buckets are the upper bounds, in seconds, of every duration
+	// histogram's buckets; they must be finite, positive and strictly
+	// increasing. Nil means DefaultBuckets.
+	Buckets []float64
+}
+
+// Validate reports the first problem with c, naming the field.
+func (c *MetricsConfig) Validate() error {
+	for i, b := range c.Buckets {
+		switch {
+		case math.IsNaN(b) || math.IsInf(b, 0):
+			return fmt.Errorf("telemetry: MetricsConfig.Buckets[%d] is %v, want a finite number", i, b)
+		case b <= 0:
+			return fmt.Errorf("telemetry: MetricsConfig.Buckets[%d] is %v, want > 0", i, b)
+		case i > 0 && b <= c.Buckets[i-1]:
+			return fmt.Errorf("telemetry: MetricsConfig.Buckets[%d] is %v, want > Buckets[%d] (%v)", i, b, i-1, c.Buckets[i-1])
+		}
+	}
+	return nil
+}
+
+// Metrics is a keel.Observer that turns events into OpenTelemetry metrics (the
+// instruments are listed with the Metric… constants), and reports the state of
+// registered breakers and the occupancy of bulkheads as observable gauges.
+//
+// Recording an event takes no lock and allocates nothing once the policy
+// instance (its Policy and Name) has been seen: the attribute sets of each
+// instance are built on its first event and kept. Keep policy names few and
+// fixed (one per dependency, not per request), as with any metric label.
+//
+// Use [NewMetrics]; the zero Metrics is not usable. A Metrics is safe for
+// concurrent use.
+type Metrics struct {
+	callDuration    metric.Float64Histogram
+	attemptDuration metric.Float64Histogram
+	waitDuration    metric.Float64Histogram
+	rejections      metric.Int64Counter
+	retries         metric.Int64Counter
+	exhausted       metric.Int64Counter
+	fallbacks       metric.Int64Counter
+	timeouts        metric.Int64Counter
+	abandoned       metric.Int64Counter
+	abandonedNow    metric.Int64UpDownCounter
+	transitions     metric.Int64Counter
+	breakerState    metric.Int64ObservableGauge
+	inFlight        metric.Int64ObservableGauge
+	queued          metric.Int64ObservableGauge
+
+	series seriesMap
+	reg    metric.Registration
+
+	mu        sync.Mutex
+	nextID    uint64
+	breakers  map[uint64]*breakerEntry
+	bulkheads map[uint64]*bulkheadEntry
+}
+
+var _ keel.Observer = (*Metrics)(nil)
+
+// NewMetrics creates the instruments with cfg.MeterProvider and returns the
+// observer, or the error of cfg.Validate or of the provider.
+func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mp := cfg.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	buckets := cfg.Buckets
+	if buckets == nil {
+		buckets = DefaultBuckets
+	}
+	meter := mp.Meter(ScopeName)
+	m := &Metrics{
+		breakers:  make(map[uint64]*breakerEntry),
+		bulkheads: make(map[uint64]*bulkheadEntry),
+	}
+	var errs []error
+	hist := func(name, desc string) metric.Float64Histogram {
+		h, err := meter.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
+			metric.WithExplicitBucketBoundaries(buckets...))
+		errs = append(errs, err)
+		return h
+	}
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	gauge := func(name, unit, desc string) metric.Int64ObservableGauge {
+		g, err := meter.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return g
+	}
+	m.callDuration = hist(MetricCallDuration, "Duration of calls guarded by a policy, by outcome.")
+	m.attemptDuration = hist(MetricAttemptDuration, "Duration of retry and hedge attempts, by outcome.")
+	m.waitDuration = hist(MetricWaitDuration, "Time calls waited for a bulkhead or limiter permit before it was granted.")
+	m.rejections = counter(MetricRejections, "{call}", "Calls a policy refused to run, by reason.")
+	m.retries = counter(MetricRetries, "{retry}", "Retries scheduled.")
+	m.exhausted = counter(MetricExhausted, "{call}", "Calls a retry policy gave up on, by reason.")
+	m.fallbacks = counter(MetricFallbacks, "{call}", "Errors a fallback replaced.")
+	m.timeouts = counter(MetricTimeouts, "{call}", "Timeouts that expired.")
+	m.abandoned = counter(MetricAbandoned, "{call}", "Calls a timeout returned from while the operation kept running.")
+	m.transitions = counter(MetricTransitions, "{transition}", "Circuit breaker state changes.")
+	var err error
+	m.abandonedNow, err = meter.Int64UpDownCounter(MetricAbandonedRunning, metric.WithUnit("{call}"),
+		metric.WithDescription("Abandoned operations still running."))
+	errs = append(errs, err)
+	m.breakerState = gauge(MetricBreakerState, "1", "1 for the current state of a circuit breaker, 0 for the others.")
+	m.inFlight = gauge(MetricInFlight, "{permit}", "Bulkhead permits held.")
+	m.queued = gauge(MetricQueued, "{call}", "Calls waiting for a bulkhead permit.")
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("telemetry: creating instruments: %w", err)
+	}
+	m.reg, err = meter.RegisterCallback(m.observeGauges, m.breakerState, m.inFlight, m.queued)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: registering gauge callback: %w", err)
+	}
+	return m, nil
+}
+
+// MustNewMetrics is like [NewMetrics] but panics on error.
+func MustNewMetrics(cfg MetricsConfig) *Metrics {
+	m, err := NewMetrics(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// Close unregisters the gauge callback: the gauges stop reporting. Events
+// observed afterwards are still recorded. Close is idempotent.
+func (m *Metrics) Close() error {
+	m.mu.Lock()
+	reg := m.reg
+	m.reg = nil
+	m.mu.Unlock()
+	if reg == nil {
+		return nil
+	}
+	return reg.Unregister()
+}
+
+// Observe records e. It is called by policies; see the Metric… constants for
+// which event feeds which instrument. Kinds with no instrument (EventSuccess
+// and EventFailure feed the call histogram; EventReleased only updates the
+// occupancy gauges) are ignored.
+func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
+	s := m.series.get(e.Policy, e.Name)
+	switch e.Kind {
+	case keel.EventSuccess:
+		m.callDuration.Record(ctx, e.Duration.Seconds(), s.outcomeOpts(keel.OutcomeSuccess)...)
+	case keel.EventFailure:
+		o := e.Outcome
+		if o == keel.OutcomeSuccess {
+			o = keel.OutcomeFailure
+		}
+		m.callDuration.Record(ctx, e.Duration.Seconds(), s.outcomeOpts(o)...)
+	case keel.EventAttempt:
+		m.attemptDuration.Record(ctx, e.Duration.Seconds(), s.outcomeOpts(e.Outcome)...)
+	case keel.EventRetry:
+		m.retries.Add(ctx, 1, s.plainAdd...)
+	case keel.EventExhausted:
+		m.exhausted.Add(ctx, 1, s.reasonOpts(e.Reason)...)
+	case keel.EventRejected:
+		m.rejections.Add(ctx, 1, s.reasonOpts(e.Reason)...)
+		s.occupancy(e)
+	case keel.EventAcquired:
+		m.waitDuration.Record(ctx, e.Duration.Seconds(), s.plainRecord...)
+		s.occupancy(e)
+	case keel.EventReleased:
+		s.occupancy(e)
+	case keel.EventTimeout:
+		m.timeouts.Add(ctx, 1, s.plainAdd...)
+	case keel.EventAbandoned:
+		m.abandoned.Add(ctx, 1, s.plainAdd...)
+		m.abandonedNow.Add(ctx, 1, s.plainAdd...)
+	case keel.EventAbandonedExit:
+		m.abandonedNow.Add(ctx, -1, s.plainAdd...)
+	case keel.EventFallback:
+		m.fallbacks.Add(ctx, 1, s.plainAdd...)
+	case keel.EventStateChange:
+		m.transitions.Add(ctx, 1, s.transition(seriesKey{e.Policy, e.Name}, e.From, e.To)...)
+		if st, ok := parseState(e.To); ok {
+			s.state.Store(int32(st) + 1)
+		}
+	}
+}
+
+// occupancy keeps the bulkhead occupancy an event reports, for the gauges.
+func (s *series) occupancy(e keel.Event) {
+	if e.Policy != "bulkhead" {
+		return
+	}
+	s.inFlight.Store(int64(e.InFlight))
+	s.queued.Store(int64(e.Queued))
+	if !s.seenOccupancy.Load() {
+		s.seenOccupancy.Store(true)
+	}
+}
+
+// numStates is the number of breaker states.
+const numStates = int(breaker.MetricsOnly) + 1
+
+func parseState(s string) (breaker.State, bool) {
+	for st := range breaker.State(numStates) {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return 0, false
+}
