@@ -273,14 +273,20 @@ func (b *Breaker) done(ctx context.Context, p Permit, o keel.Outcome, err error,
 				b.recordLocked(now, failed, slow)
 			}
 		case HalfOpen:
-			if b.probes > 0 { // a permit reported twice must not free a second slot
+			if b.probes > 0 { // a permit reported twice must not go below zero
 				b.probes--
+			}
+			if !haveNow {
+				now = b.now()
+			}
+			if now >= b.halfUntil.Load() {
+				// HalfOpenMaxWait passed before this probe reported: the
+				// breaker had given up on the probes already.
+				tr = b.openLocked(now)
+				break
 			}
 			if counted {
 				recorded = true
-				if !haveNow {
-					now = b.now()
-				}
 				if failed || (slow && b.slowRule) {
 					tr = b.openLocked(now)
 				} else if b.successes++; b.successes >= b.cfg.SuccessesToClose {

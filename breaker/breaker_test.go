@@ -899,3 +899,17 @@ func TestHalfOpenMaxWait(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeReportingAfterHalfOpenMaxWait(t *testing.T) {
+	sec := time.Second
+	b := MustNew(Config{MinimumCalls: 1, OpenDuration: 10 * sec, HalfOpenPermits: 1, SuccessesToClose: 1, HalfOpenMaxWait: 5 * sec})
+	trip(t, b, t0)
+	p, err := b.AllowAt(at(10 * sec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.DoneAt(at(16*sec), S) // nobody looked at the breaker in between
+	if got := b.StateAt(at(16 * sec)); got != Open {
+		t.Errorf("probe succeeding after HalfOpenMaxWait: state got %v, want open", got)
+	}
+}
