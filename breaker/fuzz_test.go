@@ -25,7 +25,7 @@ func FuzzBreaker(f *testing.F) {
 			OpenDuration: time.Duration(open), OpenDurationMultiplier: mult, MaxOpenDuration: time.Duration(maxOpen),
 			OpenJitter: jitter, HalfOpenPermits: permits % 100, SuccessesToClose: succ % 100,
 			HalfOpenMaxWait: time.Duration(slow / 3),
-			Rand: rand.New(rand.NewPCG(1, 1)),
+			Rand:            rand.New(rand.NewPCG(1, 1)),
 		}
 		verr := cfg.Validate()
 		b, err := New(cfg)
