@@ -41,6 +41,7 @@ type result struct {
 	key
 	runs                int
 	ns, bytes, allocs   float64
+	nsMin, nsMax        float64
 	hasBytes, hasAllocs bool
 }
 
@@ -75,6 +76,8 @@ func parse(r io.Reader) ([]result, error) {
 			key:       k,
 			runs:      len(s.ns),
 			ns:        median(s.ns),
+			nsMin:     slices.Min(s.ns),
+			nsMax:     slices.Max(s.ns),
 			bytes:     median(s.bytes),
 			allocs:    median(s.allocs),
 			hasBytes:  len(s.bytes) > 0,
@@ -149,8 +152,8 @@ func write(w io.Writer, rows []result, base string) error {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| path | impl | ns/op | B/op | allocs/op | × %s | runs |\n", base)
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| path | impl | ns/op | ns/op range | B/op | allocs/op | × %s | runs |\n", base)
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		ratio := "pending"
 		if bn, ok := baseNs[r.path]; ok {
@@ -163,8 +166,9 @@ func write(w io.Writer, rows []result, base string) error {
 				ratio = "n/a"
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d |\n",
-			r.path, r.impl, formatNs(r.ns), formatCount(r.bytes, r.hasBytes),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s–%s | %s | %s | %s | %d |\n",
+			r.path, r.impl, formatNs(r.ns), formatNs(r.nsMin), formatNs(r.nsMax),
+			formatCount(r.bytes, r.hasBytes),
 			formatCount(r.allocs, r.hasAllocs), ratio, r.runs)
 	}
 	_, err := io.WriteString(w, b.String())

@@ -31,12 +31,12 @@ func TestWrite(t *testing.T) {
 	if err := write(&got, rows, "keel"); err != nil {
 		t.Fatal(err)
 	}
-	want := `| path | impl | ns/op | B/op | allocs/op | × keel | runs |
-|---|---|---:|---:|---:|---:|---:|
-| ClosedBreaker | keel | 25.0 | 0 | 0 | 1.00 | 3 |
-| ClosedBreaker | gobreaker | 120 | 0 | 0 | 4.80 | 3 |
-| RetrySuccess | cenkalti | 169 | 120 | 3 | pending | 1 |
-| RetrySuccess | my-impl | 200 | - | - | pending | 1 |
+	want := `| path | impl | ns/op | ns/op range | B/op | allocs/op | × keel | runs |
+|---|---|---:|---:|---:|---:|---:|---:|
+| ClosedBreaker | keel | 25.0 | 20.0–30.0 | 0 | 0 | 1.00 | 3 |
+| ClosedBreaker | gobreaker | 120 | 100–500 | 0 | 0 | 4.80 | 3 |
+| RetrySuccess | cenkalti | 169 | 169–169 | 120 | 3 | pending | 1 |
+| RetrySuccess | my-impl | 200 | 200–200 | - | - | pending | 1 |
 `
 	if got.String() != want {
 		t.Errorf("got table\n%s\nwant\n%s", got.String(), want)
