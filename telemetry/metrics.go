@@ -129,7 +129,7 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	m.abandonedNow, err = meter.Int64UpDownCounter(MetricAbandonedRunning, metric.WithUnit("{call}"),
 		metric.WithDescription("Abandoned operations still running."))
 	errs = append(errs, err)
-	m.breakerState = gauge(MetricBreakerState, "1", "1 for the current state of a circuit breaker, 0 for the others.")
+	m.breakerState = gauge(MetricBreakerState, "{state}", "1 for the current state of a circuit breaker, 0 for the others.")
 	m.inFlight = gauge(MetricInFlight, "{permit}", "Bulkhead permits held.")
 	m.queued = gauge(MetricQueued, "{call}", "Calls waiting for a bulkhead permit.")
 	if err := errors.Join(errs...); err != nil {
