@@ -3,6 +3,7 @@ package deadline
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -138,10 +139,10 @@ func TestCancel(t *testing.T) {
 				t.Fatalf("withDone=%v: Done() open after Cancel, want closed", withDone)
 			}
 			c.mu.Lock()
-			a := c.armed
+			inner, stop := c.inner, c.stopInner
 			c.mu.Unlock()
-			if a != nil {
-				t.Fatalf("withDone=%v: after Cancel the timer and parent registration are still held", withDone)
+			if stop != nil || (withDone && !errors.Is(inner.Err(), context.Canceled)) {
+				t.Fatalf("withDone=%v: after Cancel the inner context is not released", withDone)
 			}
 			time.Sleep(2 * time.Second)
 			if err := c.Err(); !errors.Is(err, context.Canceled) {
@@ -221,13 +222,11 @@ func TestWithCancelChild(t *testing.T) {
 		start := time.Now()
 		c := New(context.Background(), start.Add(time.Second))
 		defer c.Cancel()
+		before := runtime.NumGoroutine()
 		child, cancel := context.WithCancel(c)
 		defer cancel()
-		c.mu.Lock()
-		n := len(c.armed.afterFuncs)
-		c.mu.Unlock()
-		if n != 1 {
-			t.Fatalf("WithCancel registered %d AfterFunc hooks, want 1 (it must not start a watcher goroutine)", n)
+		if after := runtime.NumGoroutine(); after != before {
+			t.Fatalf("WithCancel started %d goroutines, want 0: it must register with the inner context", after-before)
 		}
 		<-child.Done()
 		if got := time.Since(start); got != time.Second {
@@ -248,12 +247,6 @@ func TestWithCancelChildCanceledFirst(t *testing.T) {
 		defer c.Cancel()
 		child, cancel := context.WithCancel(c)
 		cancel()
-		c.mu.Lock()
-		n := len(c.armed.afterFuncs)
-		c.mu.Unlock()
-		if n != 0 {
-			t.Fatalf("after canceling the child %d hooks remain, want 0", n)
-		}
 		if err := child.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("child.Err(): got %v, want %v", err, context.Canceled)
 		}
@@ -289,15 +282,15 @@ func TestContextAfterFunc(t *testing.T) {
 	})
 }
 
-func TestAfterFuncHookAfterEnd(t *testing.T) {
+func TestAfterFuncAfterEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := New(context.Background(), time.Now().Add(time.Second))
 		c.Cancel()
 		ran := false
-		stop := c.AfterFunc(func() { ran = true })
+		stop := context.AfterFunc(c, func() { ran = true })
 		synctest.Wait()
 		if !ran {
-			t.Fatal("AfterFunc on an ended context did not run f")
+			t.Fatal("context.AfterFunc on an ended context did not run f")
 		}
 		if stop() {
 			t.Fatal("stop() after f started: got true, want false")
@@ -344,7 +337,7 @@ func TestConcurrentEnd(t *testing.T) {
 			wg.Go(func() { <-c.Done(); errs[0] = c.Err() })
 			wg.Go(func() { time.Sleep(time.Millisecond); cancel(); errs[1] = c.Err() })
 			wg.Go(func() { time.Sleep(time.Millisecond); c.Cancel(); errs[2] = c.Err() })
-			wg.Go(func() { time.Sleep(time.Millisecond); errs[3] = c.Err() })
+			wg.Go(func() { time.Sleep(time.Millisecond); <-c.Done(); errs[3] = c.Err() })
 			wg.Wait()
 			for i, err := range errs {
 				if err == nil || !errors.Is(err, errs[0]) {
@@ -483,38 +476,40 @@ func BenchmarkStdWithDeadline(b *testing.B) {
 // AfterFunc must all end, with one stable error.
 func TestStress(t *testing.T) {
 	for i := range 500 {
-		parent, cancelParent := context.WithCancel(context.Background())
-		c := New(parent, time.Now().Add(time.Duration(i%3)*time.Microsecond))
-		var wg sync.WaitGroup
-		var child context.Context
-		var stopChild context.CancelFunc
-		afterRan := make(chan struct{})
-		wg.Go(func() { <-c.Done() })
-		wg.Go(func() { _ = c.Err() })
-		wg.Go(func() { child, stopChild = context.WithCancel(c) })
-		wg.Go(func() { context.AfterFunc(c, func() { close(afterRan) }) })
-		switch i % 3 {
-		case 0:
-			wg.Go(cancelParent)
-		case 1:
-			wg.Go(c.Cancel)
-		}
-		wg.Wait()
-		<-c.Done()
-		<-child.Done()
-		<-afterRan
-		err := c.Err()
-		if err == nil {
-			t.Fatalf("iteration %d: Err() = nil after Done closed", i)
-		}
-		if cerr := child.Err(); !errors.Is(cerr, err) {
-			t.Fatalf("iteration %d: child.Err() = %v, want the parent's %v", i, cerr, err)
-		}
-		if again := c.Err(); !errors.Is(again, err) {
-			t.Fatalf("iteration %d: Err() changed from %v to %v", i, err, again)
-		}
-		stopChild()
-		c.Cancel()
-		cancelParent()
+		stressOnce(t, i)
+	}
+}
+
+func stressOnce(t *testing.T, i int) {
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	c := New(parent, time.Now().Add(time.Duration(i%3)*time.Microsecond))
+	defer c.Cancel()
+	var wg sync.WaitGroup
+	afterRan := make(chan struct{})
+	wg.Go(func() { <-c.Done() })
+	wg.Go(func() { _ = c.Err() })
+	wg.Go(func() { context.AfterFunc(c, func() { close(afterRan) }) })
+	switch i % 3 {
+	case 0:
+		wg.Go(cancelParent)
+	case 1:
+		wg.Go(c.Cancel)
+	}
+	child, stopChild := context.WithCancel(c) // races with the goroutines above
+	defer stopChild()
+	wg.Wait()
+	<-c.Done()
+	<-child.Done()
+	<-afterRan
+	err := c.Err()
+	if err == nil {
+		t.Fatalf("iteration %d: Err() = nil after Done closed", i)
+	}
+	if cerr := child.Err(); !errors.Is(cerr, err) {
+		t.Fatalf("iteration %d: child.Err() = %v, want the parent's %v", i, cerr, err)
+	}
+	if again := c.Err(); !errors.Is(again, err) {
+		t.Fatalf("iteration %d: Err() changed from %v to %v", i, err, again)
 	}
 }
