@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,10 @@ func TestRunSurvivesOutage(t *testing.T) {
 			t.Fatalf("run: %v", err)
 		}
 	})
+	if !regexp.MustCompile(`calls that failed for the caller +0\s`).MatchString(out) {
+		t.Errorf("the caller saw failures:\n%s", out)
+	}
 	for _, want := range []string{
-		"calls that failed for the caller  0",
 		"breaker → open",
 		"retry retry",
 		"fallback fallback",
