@@ -3,6 +3,7 @@ package timeout
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -527,5 +528,57 @@ func FuzzReturnOnTime(f *testing.F) {
 				t.Fatalf("Abandoned() after every op exited = %d, want 0", n)
 			}
 		})
+	})
+}
+
+func TestReturnOnTimeCallerDeadlineSooner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := MustNew(Config{Timeout: time.Second, ReturnOnTime: true})
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		opCtxs := make(chan context.Context, 1)
+		start := time.Now()
+		err := p.Do(ctx, func(opCtx context.Context) error {
+			opCtxs <- opCtx
+			time.Sleep(2 * time.Second) // ignores ctx
+			return nil
+		})
+		if d := time.Since(start); d != 500*time.Millisecond {
+			t.Errorf("returned after %v, want the caller's 500ms", d)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrExceeded) {
+			t.Errorf("got %v, want the caller's context.DeadlineExceeded, not ErrExceeded", err)
+		}
+		if got := keel.DefaultClassifier(ctx, err); got != keel.OutcomeNeutral {
+			t.Errorf("DefaultClassifier = %v, want neutral", got)
+		}
+		if got := <-opCtxs; got != ctx {
+			t.Errorf("op got a new context, want the caller's (its deadline is sooner)")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := p.Abandoned(); n != 0 {
+			t.Errorf("Abandoned() after exit = %d, want 0", n)
+		}
+	})
+}
+
+func TestReturnOnTimeGoexit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := MustNew(Config{Timeout: time.Second, ReturnOnTime: true})
+		returned := false
+		exited := make(chan struct{})
+		go func() {
+			defer close(exited)
+			_ = p.Do(t.Context(), func(context.Context) error {
+				runtime.Goexit()
+				return nil
+			})
+			returned = true
+		}()
+		<-exited
+		if returned {
+			t.Error("Do returned after op called runtime.Goexit; want the caller's goroutine to exit too")
+		}
 	})
 }
