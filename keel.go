@@ -1,6 +1,9 @@
 package keel
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // Handler runs op under the policies of a chain. The innermost handler of every
 // chain calls op(ctx).
@@ -81,12 +84,30 @@ func (p *Pipeline) Wrap(next Handler) Handler {
 // Get runs op through x and returns its value. When the policies give up, Get
 // returns the value of the last attempt that ran (the zero value if none did)
 // together with the error, so a partial or last-known result is never lost.
+//
+// An attempt that finishes after Get has returned (one a return-on-time timeout
+// abandoned) cannot change the value Get returned.
 func Get[T any](ctx context.Context, x Executor, op func(context.Context) (T, error)) (T, error) {
-	var v T
+	r := &result[T]{}
 	err := x.Do(ctx, func(ctx context.Context) error {
-		var err error
-		v, err = op(ctx)
+		v, err := op(ctx)
+		r.mu.Lock()
+		if !r.closed {
+			r.v = v
+		}
+		r.mu.Unlock()
 		return err
 	})
+	r.mu.Lock()
+	r.closed = true
+	v := r.v
+	r.mu.Unlock()
 	return v, err
+}
+
+// result holds the value of Get's latest attempt until Get returns.
+type result[T any] struct {
+	mu     sync.Mutex
+	v      T
+	closed bool
 }

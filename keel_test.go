@@ -248,3 +248,33 @@ func TestClassifyFailureDoesNotAllocate(t *testing.T) {
 		t.Errorf("RetryAfter allocates %v times, want 0", n)
 	}
 }
+
+// abandon is a policy that returns at once while op goes on running, as a
+// return-on-time timeout does.
+func abandon(started, finish chan struct{}, finished chan struct{}) keel.Policy {
+	return keel.PolicyFunc(func(next keel.Handler) keel.Handler {
+		return func(ctx context.Context, op func(context.Context) error) error {
+			go func() {
+				defer close(finished)
+				_ = next(ctx, op)
+			}()
+			<-started
+			return errors.New("gave up")
+		}
+	})
+}
+
+func TestGetIgnoresAbandonedAttempt(t *testing.T) {
+	started, finish, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	p := keel.Chain(abandon(started, finish, finished))
+	v, err := keel.Get(context.Background(), p, func(context.Context) (int, error) {
+		close(started)
+		<-finish
+		return 7, nil
+	})
+	close(finish)
+	<-finished
+	if v != 0 || err == nil {
+		t.Errorf("Get = %d, %v; want 0 and the policy's error", v, err)
+	}
+}
