@@ -12,7 +12,7 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // It is safe for concurrent use.
 func NewIdempotencyKey() string {
 	var u [16]byte
-	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails (it crashes the program instead)
+	_, _ = rand.Read(u[:])  // crypto/rand.Read never fails (it crashes the program instead)
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
 	const hex = "0123456789abcdef"

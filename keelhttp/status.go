@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/keelhq/keel"
-	"github.com/keelhq/keel/retry"
 	"github.com/keelhq/keel/ratelimit"
+	"github.com/keelhq/keel/retry"
 	"github.com/keelhq/keel/timeout"
 )
 

@@ -393,7 +393,9 @@ func TestCallerRequestUntouched(t *testing.T) {
 		}
 	})
 	c, _ := client(t, keelhttp.TransportConfig{
-		Inject: func(_ context.Context, h http.Header) { h.Add("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") },
+		Inject: func(_ context.Context, h http.Header) {
+			h.Add("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+		},
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
