@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
@@ -24,6 +25,13 @@ type MetricsConfig struct {
 	// histogram's buckets; they must be finite, positive and strictly
 	// increasing. Nil means DefaultBuckets.
 	Buckets []float64
+	// Histograms, when not nil, aggregates the three duration histograms
+	// in process instead of through MeterProvider: several times cheaper per
+	// event (see BenchmarkBreakerWithTelemetry), but the histograms then reach
+	// a reader only if Histograms was given to it with sdkmetric.WithProducer.
+	// [Prometheus.Histograms] is wired so. Nil means the MeterProvider's
+	// histograms.
+	Histograms *Histograms
 }
 
 // Validate reports the first problem with c, naming the field.
@@ -115,9 +123,12 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 		errs = append(errs, err)
 		return g
 	}
-	m.callDuration = hist(MetricCallDuration, "Duration of calls guarded by a policy, by outcome.")
-	m.attemptDuration = hist(MetricAttemptDuration, "Duration of retry and hedge attempts, by outcome.")
-	m.waitDuration = hist(MetricWaitDuration, "Time calls waited for a bulkhead or limiter permit before it was granted.")
+	if cfg.Histograms == nil {
+		m.callDuration = hist(MetricCallDuration, descCallDuration)
+		m.attemptDuration = hist(MetricAttemptDuration, descAttemptDuration)
+		m.waitDuration = hist(MetricWaitDuration, descWaitDuration)
+	}
+	m.series.make = func(k seriesKey) *series { return newSeries(k, cfg.Histograms, buckets) }
 	m.rejections = counter(MetricRejections, "{call}", "Calls a policy refused to run, by reason.")
 	m.retries = counter(MetricRetries, "{retry}", "Retries scheduled.")
 	m.exhausted = counter(MetricExhausted, "{call}", "Calls a retry policy gave up on, by reason.")
@@ -172,15 +183,19 @@ func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
 	s := m.series.get(e.Policy, e.Name)
 	switch e.Kind {
 	case keel.EventSuccess:
-		m.callDuration.Record(ctx, e.Duration.Seconds(), s.outcomeOpts(keel.OutcomeSuccess)...)
+		m.recordCall(ctx, s, keel.OutcomeSuccess, e.Duration)
 	case keel.EventFailure:
 		o := e.Outcome
 		if o == keel.OutcomeSuccess {
 			o = keel.OutcomeFailure
 		}
-		m.callDuration.Record(ctx, e.Duration.Seconds(), s.outcomeOpts(o)...)
+		m.recordCall(ctx, s, o, e.Duration)
 	case keel.EventAttempt:
-		m.attemptDuration.Record(ctx, e.Duration.Seconds(), s.outcomeOpts(e.Outcome)...)
+		if s.localAttempt[0] != nil {
+			s.localAttempt[outcomeIndex(e.Outcome)].record(e.Duration)
+		} else {
+			m.attemptDuration.Record(ctx, e.Duration.Seconds(), s.outcomeOpts(e.Outcome)...)
+		}
 	case keel.EventRetry:
 		m.retries.Add(ctx, 1, s.plainAdd...)
 	case keel.EventExhausted:
@@ -189,7 +204,11 @@ func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
 		m.rejections.Add(ctx, 1, s.reasonOpts(e.Reason)...)
 		s.occupancy(e)
 	case keel.EventAcquired:
-		m.waitDuration.Record(ctx, e.Duration.Seconds(), s.plainRecord...)
+		if s.localWait != nil {
+			s.localWait.record(e.Duration)
+		} else {
+			m.waitDuration.Record(ctx, e.Duration.Seconds(), s.plainRecord...)
+		}
 		s.occupancy(e)
 	case keel.EventReleased:
 		s.occupancy(e)
@@ -209,6 +228,23 @@ func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
 		}
 	}
 }
+
+func (m *Metrics) recordCall(ctx context.Context, s *series, o keel.Outcome, d time.Duration) {
+	if s.localCall[0] != nil {
+		s.localCall[outcomeIndex(o)].record(d)
+		return
+	}
+	m.callDuration.Record(ctx, d.Seconds(), s.outcomeOpts(o)...)
+}
+
+func outcomeIndex(o keel.Outcome) int { return min(int(o), numOutcomes-1) }
+
+// Descriptions of the duration histograms.
+const (
+	descCallDuration    = "Duration of calls guarded by a policy, by outcome."
+	descAttemptDuration = "Duration of retry and hedge attempts, by outcome."
+	descWaitDuration    = "Time calls waited for a bulkhead or limiter permit before it was granted."
+)
 
 // occupancy keeps the bulkhead occupancy an event reports, for the gauges.
 func (s *series) occupancy(e keel.Event) {

@@ -17,11 +17,35 @@ import (
 )
 
 func newMetrics(t testing.TB) (*telemetry.Metrics, *sdkmetric.ManualReader) {
+	return newMetricsMode(t, false)
+}
+
+// newMetricsMode returns a Metrics and its reader; with local, the duration
+// histograms are aggregated by a telemetry.Histograms given to the reader.
+func newMetricsMode(t testing.TB, local bool) (*telemetry.Metrics, *sdkmetric.ManualReader) {
 	t.Helper()
-	r := sdkmetric.NewManualReader()
+	cfg := telemetry.MetricsConfig{}
+	var opts []sdkmetric.ManualReaderOption
+	if local {
+		cfg.Histograms = telemetry.NewHistograms()
+		opts = append(opts, sdkmetric.WithProducer(cfg.Histograms))
+	}
+	r := sdkmetric.NewManualReader(opts...)
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	return telemetry.MustNewMetrics(telemetry.MetricsConfig{MeterProvider: mp}), r
+	cfg.MeterProvider = mp
+	return telemetry.MustNewMetrics(cfg), r
+}
+
+// modes runs f with the SDK's histograms and with in-process ones.
+func modes(t *testing.T, f func(t *testing.T, local bool)) {
+	for _, local := range []bool{false, true} {
+		name := "sdk"
+		if local {
+			name = "local"
+		}
+		t.Run(name, func(t *testing.T) { f(t, local) })
+	}
 }
 
 func TestMetricsObserve(t *testing.T) {
@@ -49,10 +73,10 @@ func TestMetricsObserve(t *testing.T) {
 			},
 			metric: telemetry.MetricCallDuration,
 			want: map[string]float64{
-				"keel.name=db,keel.outcome=success,keel.policy=breaker":    2,
-				"keel.name=db,keel.outcome=failure,keel.policy=breaker":    1,
-				"keel.name=db,keel.outcome=permanent,keel.policy=breaker":  1,
-				"keel.name=api,keel.outcome=failure,keel.policy=breaker":   1,
+				"keel.name=db,keel.outcome=success,keel.policy=breaker":   2,
+				"keel.name=db,keel.outcome=failure,keel.policy=breaker":   1,
+				"keel.name=db,keel.outcome=permanent,keel.policy=breaker": 1,
+				"keel.name=api,keel.outcome=failure,keel.policy=breaker":  1,
 			},
 		},
 		{
@@ -80,10 +104,10 @@ func TestMetricsObserve(t *testing.T) {
 			},
 			metric: telemetry.MetricRejections,
 			want: map[string]float64{
-				"keel.name=db,keel.policy=breaker,keel.reason=circuit_open":  2,
+				"keel.name=db,keel.policy=breaker,keel.reason=circuit_open":   2,
 				"keel.name=db,keel.policy=bulkhead,keel.reason=bulkhead_full": 1,
-				"keel.name=db,keel.policy=retry,keel.reason=budget":          1,
-				"keel.name=,keel.policy=x,keel.reason=unknown":               1,
+				"keel.name=db,keel.policy=retry,keel.reason=budget":           1,
+				"keel.name=,keel.policy=x,keel.reason=unknown":                1,
 			},
 		},
 		{
@@ -151,9 +175,9 @@ func TestMetricsObserve(t *testing.T) {
 			},
 			metric: telemetry.MetricTransitions,
 			want: map[string]float64{
-				"keel.from=closed,keel.name=db,keel.policy=breaker,keel.to=open":       1,
-				"keel.from=open,keel.name=db,keel.policy=breaker,keel.to=half_open":    2,
-				"keel.from=half_open,keel.name=db,keel.policy=breaker,keel.to=open":    1,
+				"keel.from=closed,keel.name=db,keel.policy=breaker,keel.to=open":    1,
+				"keel.from=open,keel.name=db,keel.policy=breaker,keel.to=half_open": 2,
+				"keel.from=half_open,keel.name=db,keel.policy=breaker,keel.to=open": 1,
 			},
 		},
 		{
@@ -184,42 +208,49 @@ func TestMetricsObserve(t *testing.T) {
 			want:   map[string]float64{"keel.name=b": 2},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m, r := newMetrics(t)
-			for _, e := range tt.events {
-				m.Observe(ctx, e)
-			}
-			got := points(t, collect(t, r)[tt.metric])
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("%s points (-want +got):\n%s", tt.metric, diff)
-			}
-		})
-	}
+	modes(t, func(t *testing.T, local bool) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				m, r := newMetricsMode(t, local)
+				for _, e := range tt.events {
+					m.Observe(ctx, e)
+				}
+				got := points(t, collect(t, r)[tt.metric])
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("%s points (-want +got):\n%s", tt.metric, diff)
+				}
+			})
+		}
+	})
 }
 
 func TestMetricsHistogramBuckets(t *testing.T) {
-	m, r := newMetrics(t)
-	m.Observe(context.Background(), keel.Event{Kind: keel.EventSuccess, Policy: "breaker", Duration: 3 * time.Millisecond})
-	h := collect(t, r)[telemetry.MetricCallDuration]
-	if h.Unit != "s" {
-		t.Errorf("unit: got %q, want %q", h.Unit, "s")
-	}
-	dp := h.Data.(metricdata.Histogram[float64]).DataPoints[0]
-	if diff := cmp.Diff(telemetry.DefaultBuckets, dp.Bounds); diff != "" {
-		t.Errorf("bounds (-want +got):\n%s", diff)
-	}
-	if got, want := dp.Sum, 0.003; got != want {
-		t.Errorf("sum: got %v, want %v", got, want)
-	}
-	// 3 ms falls in the bucket (0.002, 0.005].
-	i := 0
-	for i < len(dp.Bounds) && dp.Bounds[i] < 0.003 {
-		i++
-	}
-	if got := dp.BucketCounts[i]; got != 1 || dp.Bounds[i] != 0.005 {
-		t.Errorf("bucket ≤%v: got count %d, want 1 in bucket ≤0.005", dp.Bounds[i], got)
-	}
+	modes(t, func(t *testing.T, local bool) {
+		m, r := newMetricsMode(t, local)
+		// Bucket i holds values in (bounds[i-1], bounds[i]]: 2 ms is in the
+		// 2 ms bucket, 3 ms and 5 ms in the 5 ms one, 31 s in the overflow.
+		for _, d := range []time.Duration{2 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond, 31 * time.Second} {
+			m.Observe(context.Background(), keel.Event{Kind: keel.EventSuccess, Policy: "breaker", Duration: d})
+		}
+		h := collect(t, r)[telemetry.MetricCallDuration]
+		if h.Unit != "s" {
+			t.Errorf("unit: got %q, want %q", h.Unit, "s")
+		}
+		dp := h.Data.(metricdata.Histogram[float64]).DataPoints[0]
+		if diff := cmp.Diff(telemetry.DefaultBuckets, dp.Bounds); diff != "" {
+			t.Errorf("bounds (-want +got):\n%s", diff)
+		}
+		if got, want := dp.Sum, 31.010; got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("sum: got %v, want %v", got, want)
+		}
+		want := make([]uint64, len(telemetry.DefaultBuckets)+1)
+		want[4] = 1           // ≤ 0.002
+		want[5] = 2           // ≤ 0.005
+		want[len(want)-1] = 1 // > 30
+		if diff := cmp.Diff(want, dp.BucketCounts); diff != "" || dp.Count != 4 {
+			t.Errorf("count %d, bucket counts (-want +got):\n%s", dp.Count, diff)
+		}
+	})
 }
 
 func TestMetricsBreakerStateBeforeAnyTransition(t *testing.T) {
@@ -283,7 +314,11 @@ func TestMetricsClose(t *testing.T) {
 }
 
 func TestMetricsObserveAllocs(t *testing.T) {
-	m, _ := newMetrics(t)
+	modes(t, func(t *testing.T, local bool) { testObserveAllocs(t, local) })
+}
+
+func testObserveAllocs(t *testing.T, local bool) {
+	m, _ := newMetricsMode(t, local)
 	ctx := context.Background()
 	events := []keel.Event{
 		{Kind: keel.EventSuccess, Policy: "breaker", Name: "db", Duration: time.Millisecond},
@@ -337,3 +372,19 @@ func TestMetricsConfigValidate(t *testing.T) {
 }
 
 func inf() float64 { var z float64; return 1 / z }
+
+// A breaker-guarded call observed by Metrics allocates nothing.
+func TestBreakerWithMetricsAllocs(t *testing.T) {
+	modes(t, func(t *testing.T, local bool) { testBreakerWithMetricsAllocs(t, local) })
+}
+
+func testBreakerWithMetricsAllocs(t *testing.T, local bool) {
+	m, _ := newMetricsMode(t, local)
+	br := breaker.MustNew(breaker.Config{Name: "db", Observer: m})
+	ctx := context.Background()
+	op := func(context.Context) error { return nil }
+	_ = br.Do(ctx, op)
+	if got := testing.AllocsPerRun(200, func() { _ = br.Do(ctx, op) }); got != 0 {
+		t.Errorf("breaker.Do with Metrics: got %v allocs, want 0", got)
+	}
+}

@@ -42,9 +42,10 @@ func (c *PrometheusConfig) Validate() error { return nil }
 // safe for concurrent use. It starts no goroutine; Shutdown releases the
 // provider.
 type Prometheus struct {
-	registry *prometheus.Registry
-	provider *sdkmetric.MeterProvider
-	handler  http.Handler
+	registry   *prometheus.Registry
+	histograms *Histograms
+	provider   *sdkmetric.MeterProvider
+	handler    http.Handler
 }
 
 var _ http.Handler = (*Prometheus)(nil)
@@ -59,7 +60,8 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+	hs := NewHistograms()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithProducer(hs))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}
@@ -68,9 +70,10 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 		res = resource.Default()
 	}
 	return &Prometheus{
-		registry: reg,
-		provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res)),
-		handler:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		registry:   reg,
+		histograms: hs,
+		provider:   sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res)),
+		handler:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, nil
 }
 
@@ -85,6 +88,11 @@ func MustNewPrometheus(cfg PrometheusConfig) *Prometheus {
 
 // MeterProvider returns the provider whose instruments the handler serves.
 func (p *Prometheus) MeterProvider() *sdkmetric.MeterProvider { return p.provider }
+
+// Histograms returns the in-process histograms the exporter collects; pass
+// it to MetricsConfig.Histograms together with MeterProvider for the cheapest
+// recording.
+func (p *Prometheus) Histograms() *Histograms { return p.histograms }
 
 // Registry returns the registry the handler serves; register other
 // collectors (Go runtime, process) with it to serve them too.

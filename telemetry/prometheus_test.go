@@ -47,7 +47,7 @@ func scrapeWorkload(t *testing.T) []byte {
 			Resource: resource.NewSchemaless(attribute.String("service.name", "checkout")),
 		})
 		defer func() { _ = prom.Shutdown(context.Background()) }()
-		m := telemetry.MustNewMetrics(telemetry.MetricsConfig{MeterProvider: prom.MeterProvider()})
+		m := telemetry.MustNewMetrics(telemetry.MetricsConfig{MeterProvider: prom.MeterProvider(), Histograms: prom.Histograms()})
 
 		fb := fallback.MustNew(fallback.Config{Name: "inventory", Observer: m,
 			Func: func(context.Context, error) error { return nil }})
@@ -136,19 +136,19 @@ func TestPrometheusScrape(t *testing.T) {
 	}
 	// Every family of the documented set is there, with its type.
 	documented := map[string]string{
-		"keel_call_duration_seconds":            "HISTOGRAM",
-		"keel_attempt_duration_seconds":         "HISTOGRAM",
-		"keel_wait_duration_seconds":            "HISTOGRAM",
-		"keel_rejections_total":                 "COUNTER",
-		"keel_retries_total":                    "COUNTER",
-		"keel_retry_exhausted_total":            "COUNTER",
-		"keel_fallbacks_total":                  "COUNTER",
-		"keel_timeouts_total":                   "COUNTER",
-		"keel_breaker_transitions_total":        "COUNTER",
-		"keel_breaker_state":                    "GAUGE",
-		"keel_bulkhead_in_flight":               "GAUGE",
-		"keel_bulkhead_queued":                  "GAUGE",
-		"target_info":                           "GAUGE",
+		"keel_call_duration_seconds":     "HISTOGRAM",
+		"keel_attempt_duration_seconds":  "HISTOGRAM",
+		"keel_wait_duration_seconds":     "HISTOGRAM",
+		"keel_rejections_total":          "COUNTER",
+		"keel_retries_total":             "COUNTER",
+		"keel_retry_exhausted_total":     "COUNTER",
+		"keel_fallbacks_total":           "COUNTER",
+		"keel_timeouts_total":            "COUNTER",
+		"keel_breaker_transitions_total": "COUNTER",
+		"keel_breaker_state":             "GAUGE",
+		"keel_bulkhead_in_flight":        "GAUGE",
+		"keel_bulkhead_queued":           "GAUGE",
+		"target_info":                    "GAUGE",
 	}
 	var missing []string
 	for name, typ := range documented {

@@ -28,6 +28,11 @@ type series struct {
 	outcome     [numOutcomes][]metric.RecordOption
 	reason      [numReasons][]metric.AddOption
 
+	// In-process duration histograms, when MetricsConfig.Histograms is set.
+	localCall    [numOutcomes]*localHist
+	localAttempt [numOutcomes]*localHist
+	localWait    *localHist
+
 	// Occupancy and state last reported by events, for the observable
 	// gauges of policies nobody registered.
 	seenOccupancy atomic.Bool
@@ -39,18 +44,27 @@ type series struct {
 	transitions atomic.Pointer[map[[2]string][]metric.AddOption]
 }
 
-func newSeries(k seriesKey) *series {
+func newSeries(k seriesKey, local *Histograms, buckets []float64) *series {
 	base := []attribute.KeyValue{AttrPolicy.String(k.policy), AttrName.String(k.name)}
 	with := func(kv attribute.KeyValue) attribute.Set {
 		return attribute.NewSet(append(base[:len(base):len(base)], kv)...)
 	}
-	plain := metric.WithAttributeSet(attribute.NewSet(base...))
+	plainSet := attribute.NewSet(base...)
+	plain := metric.WithAttributeSet(plainSet)
 	s := &series{
 		plainAdd:    []metric.AddOption{plain},
 		plainRecord: []metric.RecordOption{plain},
 	}
 	for o := range numOutcomes {
-		s.outcome[o] = []metric.RecordOption{metric.WithAttributeSet(with(AttrOutcome.String(keel.Outcome(o).String())))}
+		set := with(AttrOutcome.String(keel.Outcome(o).String()))
+		s.outcome[o] = []metric.RecordOption{metric.WithAttributeSet(set)}
+		if local != nil {
+			s.localCall[o] = local.add(MetricCallDuration, descCallDuration, set, buckets)
+			s.localAttempt[o] = local.add(MetricAttemptDuration, descAttemptDuration, set, buckets)
+		}
+	}
+	if local != nil {
+		s.localWait = local.add(MetricWaitDuration, descWaitDuration, plainSet, buckets)
 	}
 	for r := range numReasons {
 		s.reason[r] = []metric.AddOption{metric.WithAttributeSet(with(AttrReason.String(keel.Reason(r).String())))}
@@ -59,7 +73,7 @@ func newSeries(k seriesKey) *series {
 }
 
 func (s *series) outcomeOpts(o keel.Outcome) []metric.RecordOption {
-	return s.outcome[min(int(o), numOutcomes-1)]
+	return s.outcome[outcomeIndex(o)]
 }
 
 func (s *series) reasonOpts(r keel.Reason) []metric.AddOption {
@@ -109,8 +123,9 @@ func lenOf[K comparable, V any](m *map[K]V) int {
 // take no lock and allocate nothing; the first event of a new instance copies
 // the map under mu.
 type seriesMap struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[seriesKey]*series]
+	make func(seriesKey) *series
+	mu   sync.Mutex
+	m    atomic.Pointer[map[seriesKey]*series]
 }
 
 func (sm *seriesMap) get(policy, name string) *series {
@@ -134,7 +149,7 @@ func (sm *seriesMap) get(policy, name string) *series {
 			m[k] = v
 		}
 	}
-	s := newSeries(k)
+	s := sm.make(k)
 	m[k] = s
 	sm.m.Store(&m)
 	return s
