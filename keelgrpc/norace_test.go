@@ -1,0 +1,5 @@
+//go:build !race
+
+package keelgrpc_test
+
+const raceEnabled = false
