@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +63,7 @@ func (h *Histograms) add(name, desc string, attrs attribute.Set, bounds []float6
 		start:    time.Now(),
 	}
 	for i, b := range bounds {
-		lh.boundsNs[i] = int64(b * 1e9)
+		lh.boundsNs[i] = int64(math.Round(b * 1e9))
 	}
 	h.mu.Lock()
 	var next []*localHist
@@ -75,8 +76,9 @@ func (h *Histograms) add(name, desc string, attrs attribute.Set, bounds []float6
 	return lh
 }
 
-// record adds one duration. Bucket i counts values in (bounds[i-1], bounds[i]];
-// the last bucket counts values above every bound.
+// record adds one duration. Bucket i counts values in (bounds[i-1], bounds[i]],
+// the bounds rounded to the nanosecond; the last bucket counts values above
+// every bound.
 func (lh *localHist) record(d time.Duration) {
 	ns := int64(d)
 	lo, hi := 0, len(lh.boundsNs)

@@ -29,9 +29,9 @@ type PrometheusConfig struct {
 func (c *PrometheusConfig) Validate() error { return nil }
 
 // Prometheus is an OpenTelemetry MeterProvider whose metrics are served in
-// the Prometheus text format: pass [Prometheus.MeterProvider] to
-// MetricsConfig.MeterProvider and mount the Prometheus value, an
-// http.Handler, on /metrics.
+// the Prometheus text format: pass [Prometheus.MeterProvider] and
+// [Prometheus.Histograms] to MetricsConfig and mount the Prometheus value,
+// an http.Handler, on /metrics.
 //
 // Metric names follow the OpenTelemetry-to-Prometheus translation: dots
 // become underscores, the unit is appended ("_seconds"), counters end in
