@@ -51,8 +51,8 @@ fuzz-short: ## run every fuzz target for FUZZTIME_SHORT each (default 5s)
 bench: ## compare Keel with other libraries; prints a markdown table (COUNT runs, default 5)
 	COUNT=$(COUNT) ./bench/run.sh
 
-bench-check: ## build the comparison benchmarks and run bench/ unit tests (no benchmarking)
-	cd bench && $(GO) test -count=1 ./...
+bench-check: ## run bench/ tests and every comparison benchmark once (a smoke test, not a measurement)
+	cd bench && $(GO) test -count=1 -run=. -bench=. -benchtime=1x ./...
 
 cover: ## tests with coverage; writes cover.out and prints the total
 	$(GO) test -count=1 -covermode=atomic -coverprofile=cover.out ./...
