@@ -2,7 +2,7 @@ package telemetry_test
 
 import (
 	"context"
-	"io"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -108,7 +108,7 @@ func BenchmarkTracing(b *testing.B) {
 // BenchmarkLogHandler measures adding trace_id and span_id to a record.
 func BenchmarkLogHandler(b *testing.B) {
 	tr, _ := newTracing(b, "op")
-	logger := slog.New(telemetry.NewLogHandler(slog.NewTextHandler(io.Discard, nil)))
+	logger := slog.New(telemetry.NewLogHandler(attrCounter{}))
 	_ = tr.Do(context.Background(), func(ctx context.Context) error {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -117,3 +117,18 @@ func BenchmarkLogHandler(b *testing.B) {
 		return nil
 	})
 }
+
+// attrCounter is an enabled handler that only walks the record's attributes.
+type attrCounter struct{}
+
+func (attrCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (attrCounter) Handle(_ context.Context, r slog.Record) error {
+	n := 0
+	r.Attrs(func(slog.Attr) bool { n++; return true })
+	if n != 2 {
+		return errors.New("want trace_id and span_id")
+	}
+	return nil
+}
+func (h attrCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h attrCounter) WithGroup(string) slog.Handler      { return h }

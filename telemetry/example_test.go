@@ -139,7 +139,7 @@ func ExampleNewTracing() {
 			attrs := attribute.NewSet(e.Attributes...)
 			attempt, _ := attrs.Value(telemetry.AttrAttempt)
 			outcome, _ := attrs.Value(telemetry.AttrOutcome)
-			fmt.Println(strings.TrimSpace(fmt.Sprintln("  ", e.Name, attempt.Emit(), outcome.Emit())))
+			fmt.Println(strings.TrimSpace(fmt.Sprintln("  ", e.Name, attempt.String(), outcome.String())))
 		}
 	}
 	// Output:
@@ -228,4 +228,3 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-

@@ -110,8 +110,8 @@ func (m *Metrics) observeGauges(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(m.queued, int64(e.src.Queued()), e.opts...)
 	}
 	m.series.each(func(k seriesKey, s *series) {
-		if v := s.state.Load(); v > 0 && k.policy == "breaker" && !seenBreaker[k.name] {
-			cur := breaker.State(v - 1)
+		if v := s.state.Load(); v > 0 && int(v) <= numStates && k.policy == "breaker" && !seenBreaker[k.name] {
+			cur := allStates[v-1]
 			for st := range breaker.State(numStates) {
 				o.ObserveInt64(m.breakerState, b2i(st == cur), metric.WithAttributes(
 					AttrName.String(k.name), AttrState.String(st.String())))
@@ -125,6 +125,14 @@ func (m *Metrics) observeGauges(_ context.Context, o metric.Observer) error {
 	})
 	return nil
 }
+
+// allStates lists the breaker states by value.
+var allStates = func() (out [numStates]breaker.State) {
+	for st := range breaker.State(numStates) {
+		out[st] = st
+	}
+	return out
+}()
 
 func b2i(b bool) int64 {
 	if b {

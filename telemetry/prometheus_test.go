@@ -93,6 +93,10 @@ func scrapeWorkload(t *testing.T) []byte {
 			})
 		}
 		wg.Wait()
+		// A return-on-time timeout abandoning an operation that ignores its
+		// context, and the operation exiting later.
+		m.Observe(context.Background(), keel.Event{Kind: keel.EventAbandoned, Policy: "timeout", Name: "inventory", Duration: 40 * time.Millisecond})
+		m.Observe(context.Background(), keel.Event{Kind: keel.EventAbandonedExit, Policy: "timeout", Name: "inventory", Duration: 90 * time.Millisecond})
 
 		rec := httptest.NewRecorder()
 		prom.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
