@@ -3,8 +3,11 @@ package telemetry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -387,4 +390,78 @@ func testBreakerWithMetricsAllocs(t *testing.T, local bool) {
 	if got := testing.AllocsPerRun(200, func() { _ = br.Do(ctx, op) }); got != 0 {
 		t.Errorf("breaker.Do with Metrics: got %v allocs, want 0", got)
 	}
+}
+
+// The gauge reads State at collection: an open breaker whose open time has
+// passed is reported half-open although no call arrived, and the transition
+// it emits from inside the collection is counted.
+func TestMetricsBreakerStateComputedOnRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, r := newMetrics(t)
+		br := breaker.MustNew(breaker.Config{Name: "db", Observer: m, WindowSize: 2, MinimumCalls: 2,
+			OpenDuration: 10 * time.Millisecond, MaxOpenDuration: 10 * time.Millisecond})
+		m.RegisterBreaker(br)
+		for range 2 {
+			_ = br.Do(context.Background(), func(context.Context) error { return errors.New("down") })
+		}
+		current := func() string {
+			for k, v := range points(t, collect(t, r)[telemetry.MetricBreakerState]) {
+				if v == 1 {
+					return k
+				}
+			}
+			return ""
+		}
+		if got, want := current(), "keel.name=db,keel.state=open"; got != want {
+			t.Fatalf("after two failures: got %q, want %q", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if got, want := current(), "keel.name=db,keel.state=half_open"; got != want {
+			t.Errorf("after the open duration: got %q, want %q", got, want)
+		}
+		got := points(t, collect(t, r)[telemetry.MetricTransitions])
+		want := map[string]float64{
+			"keel.from=closed,keel.name=db,keel.policy=breaker,keel.to=open":    1,
+			"keel.from=open,keel.name=db,keel.policy=breaker,keel.to=half_open": 1,
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// Concurrent events of new and known instances, with collections running,
+// lose nothing.
+func TestMetricsConcurrent(t *testing.T) {
+	modes(t, func(t *testing.T, local bool) {
+		m, r := newMetricsMode(t, local)
+		const workers, perWorker, names = 4, 500, 10
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := range perWorker {
+					name := fmt.Sprint("n", (w+i)%names)
+					m.Observe(context.Background(), keel.Event{Kind: keel.EventSuccess, Policy: "breaker", Name: name})
+					m.Observe(context.Background(), keel.Event{Kind: keel.EventRejected, Policy: "breaker", Name: name, Reason: keel.ReasonCircuitOpen})
+				}
+			})
+		}
+		wg.Go(func() {
+			for range 20 {
+				collect(t, r)
+			}
+		})
+		wg.Wait()
+		got := collect(t, r)
+		for _, metric := range []string{telemetry.MetricCallDuration, telemetry.MetricRejections} {
+			pts := points(t, got[metric])
+			total := 0.0
+			for _, v := range pts {
+				total += v
+			}
+			if len(pts) != names || total != workers*perWorker {
+				t.Errorf("%s: got %d series totaling %v, want %d totaling %d", metric, len(pts), total, names, workers*perWorker)
+			}
+		}
+	})
 }
