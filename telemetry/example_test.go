@@ -16,6 +16,7 @@ import (
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/backoff"
 	"github.com/keelhq/keel/breaker"
+	"github.com/keelhq/keel/bulkhead"
 	"github.com/keelhq/keel/retry"
 	"github.com/keelhq/keel/telemetry"
 	"go.opentelemetry.io/otel/attribute"
@@ -227,4 +228,32 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 		return slog.Attr{}
 	}
 	return a
+}
+
+// A registered bulkhead's occupancy is read at each collection.
+func ExampleMetrics_RegisterBulkhead() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+
+	m := telemetry.MustNewMetrics(telemetry.MetricsConfig{MeterProvider: mp})
+	bh := bulkhead.MustNew(bulkhead.Config{Name: "db", MaxConcurrent: 4})
+	unregister := m.RegisterBulkhead("db", bh)
+	defer unregister()
+
+	p, _ := bh.Acquire(context.Background())
+	defer p.Release()
+
+	var rm metricdata.ResourceMetrics
+	_ = reader.Collect(context.Background(), &rm)
+	for _, sm := range rm.ScopeMetrics {
+		for _, metric := range sm.Metrics {
+			if g, ok := metric.Data.(metricdata.Gauge[int64]); ok {
+				fmt.Println(metric.Name, g.DataPoints[0].Value)
+			}
+		}
+	}
+	// Unordered output:
+	// keel.bulkhead.in_flight 1
+	// keel.bulkhead.queued 0
 }

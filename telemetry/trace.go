@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
@@ -12,6 +13,10 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
+
+// attrErrorType is the semantic conventions' error.type: the Go type of the
+// error that failed the call, such as "*retry.ExhaustedError".
+const attrErrorType attribute.Key = "error.type"
 
 // DefaultSpanName is the span name [Tracing] uses when TracingConfig.Name is
 // empty.
@@ -47,7 +52,8 @@ func (c *TracingConfig) Validate() error { return nil }
 // As a keel.Policy, placed outermost in a chain (keel.Chain(tr, rt, br, …)),
 // it starts a span named TracingConfig.Name around the whole call: retries,
 // waits and fallbacks all fall inside it. The span records a returned error
-// and gets status Error for failure and permanent outcomes. A panic in the
+// and gets status Error and the attribute error.type (the error's Go type)
+// for failure and permanent outcomes. A panic in the
 // call sets status Error, ends the span and continues.
 //
 // As a keel.Observer (give it to the policies' Config.Observer, alone or with
@@ -150,6 +156,7 @@ func (t *Tracing) run(ctx context.Context, next keel.Handler, op func(context.Co
 	span.SetAttributes(AttrOutcome.String(o.String()))
 	if o != keel.OutcomeSuccess && o != keel.OutcomeNeutral {
 		span.SetStatus(codes.Error, err.Error())
+		span.SetAttributes(attrErrorType.String(fmt.Sprintf("%T", err)))
 	}
 	return err
 }

@@ -168,11 +168,12 @@ func TestTracingStatus(t *testing.T) {
 		wantCode    codes.Code
 		wantOutcome string // keel.outcome attribute, "" for none
 		wantRecord  bool   // an exception event
+		wantType    string // error.type attribute, "" for none
 	}{
-		{"success", context.Background(), nil, codes.Unset, "", false},
-		{"failure", context.Background(), errBoom, codes.Error, "failure", true},
-		{"permanent", context.Background(), keel.Permanent(errBoom), codes.Error, "permanent", true},
-		{"neutral", canceled, context.Canceled, codes.Unset, "neutral", true},
+		{"success", context.Background(), nil, codes.Unset, "", false, ""},
+		{"failure", context.Background(), errBoom, codes.Error, "failure", true, "*errors.errorString"},
+		{"permanent", context.Background(), keel.Permanent(errBoom), codes.Error, "permanent", true, "*keel.permanentError"},
+		{"neutral", canceled, context.Canceled, codes.Unset, "neutral", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +190,15 @@ func TestTracingStatus(t *testing.T) {
 				}
 			}
 			gotRecord := len(eventsNamed(s.Events, "exception")) == 1
+			gotType := ""
+			for _, kv := range s.Attributes {
+				if kv.Key == "error.type" {
+					gotType = kv.Value.AsString()
+				}
+			}
+			if gotType != tt.wantType {
+				t.Errorf("error.type: got %q, want %q", gotType, tt.wantType)
+			}
 			if s.Status.Code != tt.wantCode || gotOutcome != tt.wantOutcome || gotRecord != tt.wantRecord {
 				t.Errorf("got status %v outcome %q exception %v, want %v %q %v",
 					s.Status.Code, gotOutcome, gotRecord, tt.wantCode, tt.wantOutcome, tt.wantRecord)
