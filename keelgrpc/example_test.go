@@ -92,7 +92,7 @@ func ExampleNewClient() {
 	if err != nil {
 		panic(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 
 	_, err = testpb.NewTestServiceClient(conn).UnaryCall(context.Background(), &testpb.SimpleRequest{})
 	fmt.Println("calls:", srv.calls(), "error:", err)
@@ -113,7 +113,7 @@ func ExampleClient_StreamClientInterceptor() {
 	if err != nil {
 		panic(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 
 	// The stream fails twice before its first message: it is opened again,
 	// and the caller only sees the messages of the third attempt.
@@ -123,7 +123,7 @@ func ExampleClient_StreamClientInterceptor() {
 	}
 	for {
 		m, err := stream.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -151,7 +151,7 @@ func ExampleUnaryClientInterceptor() {
 	if err != nil {
 		panic(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	client := testpb.NewTestServiceClient(conn)
 	for range 3 {
 		_, err := client.UnaryCall(context.Background(), &testpb.SimpleRequest{})
@@ -184,7 +184,7 @@ func ExampleNewServer() {
 	if err != nil {
 		panic(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	client := testpb.NewTestServiceClient(conn)
 
 	for range 2 {

@@ -166,7 +166,7 @@ func TestServerAdmissionBulkhead(t *testing.T) {
 	if err := stream.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stream.Recv(); err != io.EOF {
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
 		t.Fatalf("stream end: got %v, want io.EOF", err)
 	}
 	eventually(t, "the stream's permit", func() bool { return bh.InFlight() == 0 })

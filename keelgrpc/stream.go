@@ -2,6 +2,7 @@ package keelgrpc
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 
@@ -137,7 +138,7 @@ func (s *clientStream) open() error {
 	}
 	for _, m := range s.sent {
 		if err := ns.SendMsg(m); err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break // the new stream failed too; RecvMsg will say how
 			}
 			p.Done(s.outcome(err))
@@ -172,10 +173,10 @@ func (s *clientStream) recover(err0 error, pending func(grpc.ClientStream) error
 		}
 		cur := s.current()
 		err := pending(cur)
-		switch err {
-		case nil:
+		switch {
+		case err == nil:
 			return nil
-		case io.EOF:
+		case errors.Is(err, io.EOF):
 			eof = true
 			return nil
 		}
@@ -208,7 +209,7 @@ func (s *clientStream) commit() {
 
 // outcome judges how an attempt ended, for the breaker.
 func (s *clientStream) outcome(err error) keel.Outcome {
-	if err == nil || err == io.EOF {
+	if err == nil || errors.Is(err, io.EOF) {
 		return keel.OutcomeSuccess
 	}
 	return s.c.breakerOutcome(s.ctx, err)
@@ -276,7 +277,7 @@ func (s *clientStream) SendMsg(m any) error {
 	switch {
 	case err == nil:
 		return nil
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		if !committed {
 			return nil // kept; RecvMsg learns the status and may retry
 		}
@@ -300,7 +301,7 @@ func (s *clientStream) RecvMsg(m any) error {
 			s.finish(nil) // the single response: the call is over
 		}
 		return nil
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		s.finish(err)
 		return err
 	case committed:

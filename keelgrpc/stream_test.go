@@ -25,7 +25,7 @@ func recvAll(stream testpb.TestService_StreamingOutputCallClient) ([]byte, error
 	var got []byte
 	for {
 		m, err := stream.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return got, nil
 		}
 		if err != nil {
@@ -201,7 +201,7 @@ func TestBidiStreamRetry(t *testing.T) {
 	if err := stream.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stream.Recv(); err != io.EOF {
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
 		t.Errorf("after CloseSend: got %v, want io.EOF", err)
 	}
 	if diff := cmp.Diff([]byte{0, 1, 2}, got); diff != "" {
@@ -404,7 +404,7 @@ func TestStreamBulkheadHeldForLifetime(t *testing.T) {
 	if err := first.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.Recv(); err != io.EOF {
+	if _, err := first.Recv(); !errors.Is(err, io.EOF) {
 		t.Fatalf("first stream: got %v, want io.EOF", err)
 	}
 	third, err := client.FullDuplexCall(t.Context())
@@ -412,7 +412,7 @@ func TestStreamBulkheadHeldForLifetime(t *testing.T) {
 		t.Fatalf("third stream, after the first ended: %v", err)
 	}
 	_ = third.CloseSend()
-	if _, err := third.Recv(); err != io.EOF {
+	if _, err := third.Recv(); !errors.Is(err, io.EOF) {
 		t.Fatalf("third stream: got %v, want io.EOF", err)
 	}
 	if got, want := srv.nDuplex.Load(), int64(2); got != want {

@@ -387,7 +387,7 @@ func TestUnaryPanicReleases(t *testing.T) {
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { panic(errBoom) }
 	func() {
 		defer func() {
-			if v := recover(); v != errBoom {
+			if v, _ := recover().(error); !errors.Is(v, errBoom) {
 				t.Errorf("recovered %v, want %v", v, errBoom)
 			}
 		}()
@@ -419,7 +419,7 @@ func TestUnaryConcurrentCallsKeepTheirOwnState(t *testing.T) {
 		}
 		return nil
 	}}
-	c := keelgrpc.MustNewClient(keelgrpc.ClientConfig{Retry: fastRetry(5), Breaker: &breaker.Config{}, Bulkhead: &bulkhead.Config{MaxConcurrent: 100}, Timeout: 5 * time.Second})
+	c := keelgrpc.MustNewClient(keelgrpc.ClientConfig{Retry: fastRetry(5), Breaker: &breaker.Config{FailureRateThreshold: 90}, Bulkhead: &bulkhead.Config{MaxConcurrent: 100}, Timeout: 5 * time.Second})
 	client := testpb.NewTestServiceClient(dial(t, serve(t, srv), withClient(c)...))
 	const workers, calls = 8, 25
 	errs := make(chan error, workers)
