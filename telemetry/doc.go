@@ -20,6 +20,12 @@
 // event allocates nothing: the attribute sets of each policy instance are
 // built once, on its first event.
 //
+// The duration histograms are the hot path (one point per call). Through the
+// OpenTelemetry SDK a histogram measurement costs well over 100 ns; with
+// MetricsConfig.Histograms set to a [Histograms], they are aggregated in
+// process for about 30 ns and handed to the reader as an sdkmetric.Producer.
+// [Prometheus] wires this up.
+//
 // # Traces
 //
 // [Tracing] is both a policy and an observer. Placed outermost in a chain it
@@ -48,7 +54,10 @@
 // /metrics:
 //
 //	prom := telemetry.MustNewPrometheus(telemetry.PrometheusConfig{})
-//	m := telemetry.MustNewMetrics(telemetry.MetricsConfig{MeterProvider: prom.MeterProvider()})
+//	m := telemetry.MustNewMetrics(telemetry.MetricsConfig{
+//		MeterProvider: prom.MeterProvider(),
+//		Histograms:    prom.Histograms(),
+//	})
 //	mux.Handle("GET /metrics", prom)
 //
 // # Logs
