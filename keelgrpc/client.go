@@ -47,9 +47,8 @@ func (s Scope) String() string {
 }
 
 // ClientConfig configures the client interceptors. The zero ClientConfig is
-// valid and guards nothing: calls pass straight through (with their Keel
-// rejections, of which there are none, mapped to status codes). Set the
-// policies you want.
+// valid and guards nothing: calls pass straight through. Set the policies you
+// want; every pointer field left nil leaves its policy out.
 //
 // For a unary call the policies run, from the outside in, as
 // retry(breaker(bulkhead(timeout(call)))): each attempt asks the breaker,

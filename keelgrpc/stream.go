@@ -43,7 +43,11 @@ import (
 // repeated, and the caller's RecvMsg is answered from the new stream. While a
 // retry is pending, SendMsg on the failed stream returns nil: the message is
 // kept for the new stream. ClientConfig.Timeout does not apply to streams;
-// the caller's deadline bounds the whole stream.
+// the caller's deadline bounds the whole stream. The retry budget is asked
+// only when a stream fails before it is committed, so it counts such streams,
+// not every stream, as requests: stream retries are rationed more tightly
+// than unary ones. The first attempt's duration in EventAttempt is not
+// measured (it is zero).
 //
 // The messages given to SendMsg are kept, not copied, until the stream is
 // committed; gRPC already forbids changing a message after SendMsg.

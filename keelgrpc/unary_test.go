@@ -512,3 +512,38 @@ func TestClientConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// The caller's context — its metadata and its deadline — reaches every
+// attempt (failsafe-go#122 lost it).
+func TestUnaryContextReachesEveryAttempt(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := &testServer{
+		unaryReq: func(ctx context.Context, _ *testpb.SimpleRequest) error {
+			md, _ := metadata.FromIncomingContext(ctx)
+			mu.Lock()
+			got = append(got, md.Get("tenant")...)
+			mu.Unlock()
+			return nil
+		},
+		unary: failFirst(2, fail(codes.Unavailable)),
+	}
+	c := keelgrpc.MustNewClient(keelgrpc.ClientConfig{Retry: fastRetry(3), Breaker: &breaker.Config{}, Timeout: time.Minute})
+	client := testpb.NewTestServiceClient(dial(t, serve(t, srv), withClient(c)...))
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(t.Context(), "tenant", "acme"), 10*time.Second)
+	defer cancel()
+	callerDeadline, _ := ctx.Deadline()
+	if _, err := client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"acme", "acme", "acme"}, got); diff != "" {
+		t.Errorf("metadata per attempt (-want +got):\n%s", diff)
+	}
+	for i, d := range srv.serverDeadlines() {
+		if d.IsZero() || d.After(callerDeadline.Add(100*time.Millisecond)) || d.Before(callerDeadline.Add(-time.Second)) {
+			t.Errorf("attempt %d: server deadline %v, want the caller's %v", i+1, d, callerDeadline)
+		}
+	}
+}
