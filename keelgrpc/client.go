@@ -2,7 +2,6 @@ package keelgrpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -317,7 +316,3 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
-
-// errStreamEnded is returned by a stream retry that finds the stream already
-// ended, by its caller's context.
-var errStreamEnded = errors.New("keelgrpc: stream ended")

@@ -96,8 +96,9 @@ type clientStream struct {
 
 	mu         sync.Mutex
 	cur        grpc.ClientStream
-	permit     breaker.Permit // the current attempt's
-	permitLive bool           // permit not yet reported
+	cancelCur  context.CancelFunc // ends cur's context
+	permit     breaker.Permit     // the current attempt's
+	permitLive bool               // permit not yet reported
 	bh         bulkhead.Permit
 	acquired   bool  // the bulkhead permit was taken (it is held until finish)
 	committed  bool  // no more retries
@@ -110,8 +111,14 @@ type clientStream struct {
 var _ grpc.ClientStream = (*clientStream)(nil)
 
 // open starts an attempt: it asks the breaker, takes the bulkhead permit on
-// the first attempt, opens a stream and replays what was sent so far.
+// the first attempt, opens a stream under a context of its own and replays
+// what was sent so far. It returns errStop, without opening anything, when
+// the stream has ended or was committed meanwhile (its replay buffer
+// dropped), so that no replay can be incomplete.
 func (s *clientStream) open() error {
+	if s.stopped() {
+		return errStop
+	}
 	var p breaker.Permit
 	if s.br != nil {
 		var err error
@@ -129,47 +136,85 @@ func (s *clientStream) open() error {
 		s.bh, s.acquired = hp, true
 		s.mu.Unlock()
 	}
-	ns, err := s.streamer(s.ctx, s.desc, s.cc, s.method, s.opts...)
+	actx, cancel := context.WithCancel(s.ctx)
+	ns, err := s.streamer(actx, s.desc, s.cc, s.method, s.opts...)
 	if err != nil {
+		cancel()
 		p.Done(s.outcome(err))
 		return err
 	}
+	err = s.install(ns, cancel, p)
+	switch {
+	case errors.Is(err, errStop):
+		cancel()
+		p.Done(keel.OutcomeNeutral)
+	case err != nil:
+		cancel()
+		p.Done(s.outcome(err))
+	}
+	return err
+}
+
+// install replays what was sent on the new stream ns and makes it the
+// current attempt, canceling the previous one's context.
+func (s *clientStream) install(ns grpc.ClientStream, cancel context.CancelFunc, p breaker.Permit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended {
-		p.Done(keel.OutcomeNeutral)
-		return errStreamEnded
+	if s.ended || s.committed && s.cur != nil {
+		return errStop
 	}
 	for _, m := range s.sent {
 		if err := ns.SendMsg(m); err != nil {
 			if errors.Is(err, io.EOF) {
 				break // the new stream failed too; RecvMsg will say how
 			}
-			p.Done(s.outcome(err))
 			return err
 		}
 	}
 	if s.closeSent {
 		_ = ns.CloseSend() // always nil in grpc-go
 	}
-	s.cur, s.permit, s.permitLive = ns, p, s.br != nil
+	if s.cancelCur != nil {
+		s.cancelCur()
+	}
+	s.cur, s.cancelCur, s.permit, s.permitLive = ns, cancel, p, s.br != nil
 	return nil
 }
+
+// stopped reports whether the stream has ended, or was committed after its
+// first attempt started.
+func (s *clientStream) stopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended || s.committed && s.cur != nil
+}
+
+// errStop tells recover that no further attempt may start.
+var errStop = errors.New("keelgrpc: stream ended or committed")
 
 // recover runs the retry policy after the current attempt failed with err0
 // before the stream was committed. Its first attempt is the one that failed;
 // each later one opens a new stream and runs pending (the caller's
 // interrupted RecvMsg) on it. eof reports that pending met the end of a
-// successful stream.
+// successful stream. If the stream ends or commits meanwhile, the last
+// attempt's error is returned, marked permanent.
 func (s *clientStream) recover(err0 error, pending func(grpc.ClientStream) error) (eof bool, err error) {
 	s.attemptDone(err0)
+	if s.stopped() {
+		return false, err0
+	}
 	n := 0
+	last := err0
 	err = s.c.retry.Do(s.ctx, func(context.Context) error {
 		n++
 		if n == 1 {
 			return err0
 		}
 		if err := s.open(); err != nil {
+			if errors.Is(err, errStop) {
+				return keel.Permanent(last)
+			}
+			last = err
 			return err
 		}
 		if pending == nil {
@@ -186,6 +231,7 @@ func (s *clientStream) recover(err0 error, pending func(grpc.ClientStream) error
 		}
 		err = withPushback(err, cur.Trailer())
 		s.attemptDone(err)
+		last = err
 		return err
 	})
 	return eof, err
@@ -230,8 +276,9 @@ func (s *clientStream) attemptDone(err error) {
 	}
 }
 
-// finish ends the stream, once: it stops watching the context, reports the
-// current attempt's outcome and returns the bulkhead permit.
+// finish ends the stream, once: it stops watching the context, cancels the
+// current attempt's context, reports its outcome and returns the bulkhead
+// permit.
 func (s *clientStream) finish(err error) {
 	s.mu.Lock()
 	if s.ended {
@@ -244,11 +291,16 @@ func (s *clientStream) finish(err error) {
 	s.permitLive = false
 	hp := s.bh
 	s.bh = bulkhead.Permit{}
+	cancel := s.cancelCur
+	s.cancelCur = nil
 	clear(s.sent)
 	s.sent = nil
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	if cancel != nil {
+		cancel() // frees what gRPC still holds for the attempt
 	}
 	if live {
 		p.Done(s.outcome(err))
