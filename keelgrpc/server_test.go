@@ -272,3 +272,20 @@ func TestServerErrorsKeepIdentity(t *testing.T) {
 		t.Errorf("got %v, want an Unavailable status that still matches bulkhead.ErrFull", err)
 	}
 }
+
+// The zero Server recovers panics and admits every call.
+func TestZeroServer(t *testing.T) {
+	var s keelgrpc.Server
+	_, err := s.UnaryServerInterceptor()(t.Context(), nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
+		panic("boom")
+	})
+	if !errors.Is(err, keelgrpc.ErrPanic) || status.Code(err) != codes.Internal {
+		t.Errorf("got %v, want ErrPanic", err)
+	}
+	resp, err := s.UnaryServerInterceptor()(t.Context(), "req", &grpc.UnaryServerInfo{}, func(_ context.Context, req any) (any, error) {
+		return req, nil
+	})
+	if resp != "req" || err != nil {
+		t.Errorf("got %v, %v, want req, nil", resp, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -545,5 +546,63 @@ func TestUnaryContextReachesEveryAttempt(t *testing.T) {
 		if d.IsZero() || d.After(callerDeadline.Add(100*time.Millisecond)) || d.Before(callerDeadline.Add(-time.Second)) {
 			t.Errorf("attempt %d: server deadline %v, want the caller's %v", i+1, d, callerDeadline)
 		}
+	}
+}
+
+// stubInvoker returns an invoker whose n-th call (1-based) fails with
+// errs[n-1] and the trailer pushback[n-1] ("" for none), and succeeds past
+// the end of errs. It writes the trailer through the grpc.Trailer option, as
+// gRPC does.
+func stubInvoker(calls *int, errs []error, pushback []string) grpc.UnaryInvoker {
+	return func(_ context.Context, _ string, _, _ any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
+		*calls++
+		n := *calls
+		if n > len(errs) {
+			return nil
+		}
+		for _, o := range opts {
+			if tr, ok := o.(grpc.TrailerCallOption); ok && pushback[n-1] != "" {
+				*tr.TrailerAddr = metadata.Pairs(keelgrpc.PushbackKey, pushback[n-1])
+			}
+		}
+		return errs[n-1]
+	}
+}
+
+// With a fake clock the wait before each retry is exactly the pushback when
+// the backoff is shorter, and the backoff when it is longer.
+func TestUnaryPushbackTimingSynctest(t *testing.T) {
+	unavailable := status.Error(codes.Unavailable, "busy")
+	tests := []struct {
+		name     string
+		backoff  time.Duration
+		pushback []string
+		want     time.Duration
+	}{
+		{"pushback above backoff", 10 * time.Millisecond, []string{"250", "500"}, 750 * time.Millisecond},
+		{"backoff above pushback", time.Second, []string{"250", "0"}, 2 * time.Second},
+		{"no pushback", 100 * time.Millisecond, []string{"", ""}, 200 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := keelgrpc.MustNewClient(keelgrpc.ClientConfig{
+					Retry: &retry.Config{MaxAttempts: 3, Backoff: backoff.Constant(tt.backoff), DisableBudget: true},
+				})
+				calls := 0
+				invoker := stubInvoker(&calls, []error{unavailable, unavailable}, tt.pushback)
+				start := time.Now()
+				err := c.UnaryClientInterceptor()(t.Context(), "/svc/M", nil, nil, nil, invoker)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("waited %v, want exactly %v", got, tt.want)
+				}
+				if calls != 3 {
+					t.Errorf("calls: got %d, want 3", calls)
+				}
+			})
+		})
 	}
 }
