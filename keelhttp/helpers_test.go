@@ -54,7 +54,12 @@ func newServer(t *testing.T, h func(n int, w http.ResponseWriter, r *http.Reques
 		s.states[c] = st
 	}
 	s.Start()
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		// Break connections first: a handler blocked writing a body the
+		// client leaked would otherwise keep Close waiting forever.
+		s.CloseClientConnections()
+		s.Close()
+	})
 	return s
 }
 
