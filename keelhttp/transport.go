@@ -360,7 +360,7 @@ func (c *call) attempt(ctx context.Context) error {
 		actx = deadline.New(ctx, time.Now().Add(t.attemptTimeout))
 		ctx = actx
 	}
-	resp, err := t.base.RoundTrip(c.request(ctx, body))
+	resp, err := c.send(ctx, body, permit, actx)
 	if err != nil {
 		if actx != nil {
 			actx.Cancel()
@@ -394,6 +394,24 @@ func (c *call) attempt(ctx context.Context) error {
 	t.readAhead(resp, actx)
 	c.resp = resp
 	return se
+}
+
+// send sends one attempt through the base RoundTripper. If that panics, the
+// attempt counts as a failure for the breaker, its context is ended, and the
+// panic continues.
+func (c *call) send(ctx context.Context, body io.ReadCloser, permit breaker.Permit, actx *deadline.Context) (*http.Response, error) {
+	returned := false
+	defer func() {
+		if !returned {
+			permit.Done(keel.OutcomeFailure)
+			if actx != nil {
+				actx.Cancel()
+			}
+		}
+	}()
+	resp, err := c.t.base.RoundTrip(c.request(ctx, body))
+	returned = true
+	return resp, err
 }
 
 // request returns the request for one attempt: req itself when nothing

@@ -415,3 +415,30 @@ func TestCallerRequestUntouched(t *testing.T) {
 		}
 	}
 }
+
+type panicRT struct{}
+
+func (panicRT) RoundTrip(*http.Request) (*http.Response, error) { panic("transport bug") }
+
+func TestPanicInBaseReleasesBreakerPermit(t *testing.T) {
+	kt := keelhttp.MustNewTransport(keelhttp.TransportConfig{
+		Base:    panicRT{},
+		Retry:   retry.Config{MaxAttempts: 1},
+		Breaker: breaker.GroupConfig{Breaker: breaker.Config{WindowSize: 1, MinimumCalls: 1}},
+	})
+	req, _ := http.NewRequest(http.MethodGet, "http://svc.test/", nil)
+	func() {
+		defer func() {
+			if v := recover(); v != "transport bug" {
+				t.Errorf("recovered %v, want the base RoundTripper's panic", v)
+			}
+		}()
+		resp, _ := kt.RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}()
+	if got := kt.Breakers().Get("svc.test").Metrics(); got.Calls != 1 || got.Failures != 1 || got.State != breaker.Open {
+		t.Errorf("breaker after a panicking attempt: got %d calls, %d failures, %v; want 1, 1, open", got.Calls, got.Failures, got.State)
+	}
+}
