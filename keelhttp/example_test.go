@@ -31,7 +31,7 @@ func ExampleTransport() {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprint(w, "ok")
+		_, _ = fmt.Fprint(w, "ok")
 	}))
 	defer srv.Close()
 	base := &http.Transport{}
@@ -137,7 +137,7 @@ func ExampleMiddlewareConfig_admission() {
 		},
 	}))
 	h, _ := keelhttp.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, "hi")
+		_, _ = fmt.Fprint(w, "hi")
 	}), keelhttp.MiddlewareConfig{
 		Admission: ratelimit.MustNew(ratelimit.Config{Rate: 0.5, Burst: 1}),
 		Logger:    logger,

@@ -84,7 +84,7 @@ func TestPanicAfterResponseStartedAbortsConnection(t *testing.T) {
 		w.Header().Set("Content-Length", "100")
 		w.WriteHeader(200)
 		_, _ = io.WriteString(w, "partial")
-		http.NewResponseController(w).Flush()
+		_ = http.NewResponseController(w).Flush()
 		panic("halfway")
 	})
 	s.Config.ErrorLog = nil

@@ -93,7 +93,7 @@ func TestRetryAfterHonored(t *testing.T) {
 						}
 						return respond(503, h, "busy")(r)
 					},
-					respond(200, nil, "ok"),
+					respond(200, nil, "ok"), //nolint:bodyclose // a step of the script, not a response
 				}}
 				kt := keelhttp.MustNewTransport(keelhttp.TransportConfig{
 					Base:  s,
@@ -167,7 +167,7 @@ func (b ctxBody) Read(p []byte) (int, error) {
 func TestMaxDuration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{steps: []func(*http.Request) (*http.Response, error){
-			respond(503, http.Header{"Retry-After": {"2"}}, "busy"),
+			respond(503, http.Header{"Retry-After": {"2"}}, "busy"), //nolint:bodyclose // a step of the script
 		}}
 		kt := keelhttp.MustNewTransport(keelhttp.TransportConfig{
 			Base:  s,
@@ -209,7 +209,7 @@ func TestDeadlineHeader(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := &script{steps: []func(*http.Request) (*http.Response, error){respond(204, nil, "")}}
+				s := &script{steps: []func(*http.Request) (*http.Response, error){respond(204, nil, "")}} //nolint:bodyclose // a step of the script
 				tc.cfg.Base = s
 				kt := keelhttp.MustNewTransport(tc.cfg)
 				ctx := t.Context()

@@ -382,13 +382,13 @@ func (c *call) attempt(ctx context.Context) error {
 		permit.Done(keel.OutcomeSuccess)
 	}
 	if !retryable {
-		c.resp = own(resp, actx)
+		c.resp = own(resp, actx) //nolint:bodyclose // returned to the caller, who closes it
 		return nil
 	}
 	se := &StatusError{Response: resp, StatusCode: resp.StatusCode}
 	se.After, se.HasRetryAfter = RetryAfterOf(resp, time.Now())
 	if !c.safe || !c.replayable {
-		c.resp = own(resp, actx)
+		c.resp = own(resp, actx) //nolint:bodyclose // returned to the caller, who closes it
 		return keel.Permanent(se)
 	}
 	t.readAhead(resp, actx)

@@ -23,7 +23,7 @@ import (
 
 func unavailable(w http.ResponseWriter, n int) {
 	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintf(w, "overloaded #%d", n)
+	_, _ = fmt.Fprintf(w, "overloaded #%d", n)
 }
 
 func TestPOSTWithoutKeyNotRetriedOnceSent(t *testing.T) {
@@ -143,7 +143,7 @@ func closedAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	return addr
 }
 
@@ -213,7 +213,7 @@ func TestLastResponseBodyLongerThanDrainLimit(t *testing.T) {
 	big := strings.Repeat("x", 10_000)
 	s := newServer(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
-		fmt.Fprintf(w, "%d%s", n, big)
+		_, _ = fmt.Fprintf(w, "%d%s", n, big)
 	})
 	c, _ := client(t, keelhttp.TransportConfig{DrainLimit: 100})
 	resp, err := c.Get(s.URL)
@@ -365,7 +365,10 @@ func TestBreakerPerHost(t *testing.T) {
 		}
 		readAll(t, resp)
 	}
-	_, err := c.Get(failing.URL)
+	resp, err := c.Get(failing.URL)
+	if err == nil {
+		resp.Body.Close()
+	}
 	if !errors.Is(err, breaker.ErrOpen) {
 		t.Fatalf("fifth request to the failing host: got %v, want breaker.ErrOpen", err)
 	}
@@ -375,7 +378,7 @@ func TestBreakerPerHost(t *testing.T) {
 	if d, ok := keel.RetryAfter(err); !ok || d <= 0 {
 		t.Errorf("open breaker's error: RetryAfter got %v, %v, want a positive hint", d, ok)
 	}
-	resp, err := c.Get(healthy.URL)
+	resp, err = c.Get(healthy.URL)
 	if err != nil {
 		t.Fatalf("healthy host: %v", err)
 	}
