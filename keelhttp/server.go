@@ -295,19 +295,18 @@ func parseMillis(v string) (int64, bool) {
 	if i == j {
 		return 0, false
 	}
-	const limit = (1<<63 - 1) / 10
+	const maxInt64 = 1<<63 - 1
 	var n int64
 	for ; i < j; i++ {
 		c := v[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if n <= limit {
-			n = n*10 + int64(c-'0')
+		if d := int64(c - '0'); n > (maxInt64-d)/10 {
+			n = maxInt64 // saturated; keep checking the digits
+		} else {
+			n = n*10 + d
 		}
-	}
-	if n < 0 {
-		n = 1<<63 - 1
 	}
 	return n, true
 }
