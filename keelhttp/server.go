@@ -192,16 +192,16 @@ func (m *Middleware) run(ctx context.Context, w *recorder, r *http.Request, next
 		next.ServeHTTP(w, r)
 		return nil
 	}
-	ran := false
 	err := m.admit(ctx, func(ctx context.Context) error {
-		ran = true
-		if ctx != r.Context() {
-			r = r.WithContext(ctx)
+		w.ran = true
+		req := r
+		if ctx != req.Context() {
+			req = req.WithContext(ctx)
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, req)
 		return nil
 	})
-	if ran {
+	if w.ran {
 		return nil
 	}
 	if err == nil { // a policy that neither ran the handler nor said why
@@ -318,6 +318,7 @@ type recorder struct {
 	status int
 	bytes  int64
 	wrote  bool // the response has started (headers sent)
+	ran    bool // the admission policy ran the handler
 	flag   string
 }
 
