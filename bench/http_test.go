@@ -71,10 +71,12 @@ func benchHTTPFailsafe(b *testing.B) {
 	defer srv.Close()
 	base := newBaseTransport()
 	defer base.CloseIdleConnections()
+	//nolint:bodyclose // a policy builder: no response is made here
 	rp := failsafehttp.NewRetryPolicyBuilder().
 		WithMaxAttempts(maxAttempts).
 		WithBackoff(baseDelay, maxDelay).
 		Build()
+	//nolint:bodyclose // a policy builder: no response is made here
 	cb := circuitbreaker.NewBuilder[*http.Response]().
 		WithFailureThreshold(tripAfter).
 		WithDelay(openDuration).
