@@ -293,3 +293,31 @@ func TestWriteErrorInsideHandlerSetsFlag(t *testing.T) {
 		t.Errorf("got %v, want one line with status 503, flag UO", l)
 	}
 }
+
+// TestDeadlinePropagatesEndToEnd sends a request through a Transport to a
+// server behind the Middleware: the handler's context gets the caller's
+// remaining time as its deadline.
+func TestDeadlinePropagatesEndToEnd(t *testing.T) {
+	got := make(chan time.Duration, 1)
+	s := serve(t, keelhttp.MiddlewareConfig{}, func(_ http.ResponseWriter, r *http.Request) {
+		d, ok := r.Context().Deadline()
+		if !ok {
+			got <- -1
+			return
+		}
+		got <- time.Until(d)
+	})
+	c, _ := client(t, keelhttp.TransportConfig{})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// Loopback takes far less than a second; the header rounds down.
+	if left := <-got; left <= 2*time.Second || left > 3*time.Second {
+		t.Errorf("server-side time left: got %v, want in (2s, 3s]", left)
+	}
+}

@@ -36,8 +36,8 @@ const DeadlineHeader = "Keel-Deadline-Ms"
 // and budget) only if repeating the request is safe:
 //
 //   - the method is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), or
-//     the request carries an Idempotency-Key header (set by the caller, or
-//     by the Transport when IdempotencyKeys is on); or
+//     the request carries a non-empty Idempotency-Key header (set by the
+//     caller, or by the Transport when IdempotencyKeys is on); or
 //   - the request provably never left: the attempt failed while dialing
 //     (its error wraps a *net.OpError with Op "dial": DNS failure,
 //     connection refused, dial timeout, no route), so no connection existed
@@ -231,6 +231,12 @@ type call struct {
 
 func (c *call) run(t *Transport, req *http.Request) (*http.Response, error) {
 	c.t, c.req = t, req
+	if req.URL == nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, errors.New("keelhttp: nil Request.URL")
+	}
 	if t.breakers != nil {
 		host := req.URL.Host
 		if host == "" {
@@ -242,7 +248,7 @@ func (c *call) run(t *Transport, req *http.Request) (*http.Response, error) {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		c.safe = true
 	default:
-		if _, ok := req.Header[IdempotencyKeyHeader]; ok {
+		if req.Header.Get(IdempotencyKeyHeader) != "" {
 			c.safe = true
 		} else if t.keys && (req.Method == http.MethodPost || req.Method == http.MethodPatch) {
 			c.key = NewIdempotencyKey()
