@@ -26,7 +26,8 @@ const (
 
 // DefaultRetryStatuses are the response status codes a Transport retries
 // when TransportConfig.RetryStatuses is nil: 429 Too Many Requests, 502 Bad
-// Gateway, 503 Service Unavailable and 504 Gateway Timeout.
+// Gateway, 503 Service Unavailable and 504 Gateway Timeout. NewTransport
+// copies it; changing it affects only Transports built afterwards.
 var DefaultRetryStatuses = []int{
 	http.StatusTooManyRequests,
 	http.StatusBadGateway,
@@ -187,7 +188,8 @@ type MiddlewareConfig struct {
 	// context the rest of the request runs in (for example one carrying a
 	// server span extracted from the traceparent header) and a function that
 	// the middleware calls once, when the request is done, with what
-	// happened. Either may be nil-safe: a nil end function is not called.
+	// happened. A nil context keeps the request's own; a nil end function
+	// is not called. Start must be safe for concurrent use.
 	Start func(r *http.Request) (context.Context, func(RequestInfo))
 }
 

@@ -30,9 +30,9 @@ type RequestInfo struct {
 	Duration time.Duration
 	// Flag is the response flag ("" for none); see StatusOf.
 	Flag string
-	// Err is why the middleware answered instead of the handler: the
-	// admission policy's rejection, ErrNoTimeLeft or ErrPanic. Nil when the
-	// handler ran to its end.
+	// Err is why the request did not end normally: the admission policy's
+	// rejection, ErrNoTimeLeft, ErrPanic, or http.ErrAbortHandler when the
+	// handler aborted the response. Nil when the handler ran to its end.
 	Err error
 }
 
