@@ -11,7 +11,6 @@ import (
 
 	"github.com/keelhq/keel/backoff"
 	"github.com/keelhq/keel/keelhttp"
-	"github.com/keelhq/keel/retry"
 )
 
 // server is an httptest server on 127.0.0.1 that records what it received
@@ -122,5 +121,3 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting until %s", what)
 }
-
-var _ = retry.Config{}

@@ -87,7 +87,6 @@ func TestPanicAfterResponseStartedAbortsConnection(t *testing.T) {
 		_ = http.NewResponseController(w).Flush()
 		panic("halfway")
 	})
-	s.Config.ErrorLog = nil
 	resp, err := plainClient(t).Get(s.URL)
 	if err != nil {
 		return // aborted before the headers arrived: also a broken response
