@@ -27,7 +27,6 @@ func TestSuccessPathAllocations(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  keelhttp.TransportConfig
-		ctx  func() (context.Context, context.CancelFunc)
 		want float64
 	}{
 		{name: "defaults", want: 0},
