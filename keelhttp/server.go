@@ -21,6 +21,12 @@ const DefaultMaxDeadline = 60 * time.Second
 type RequestInfo struct {
 	// Method and Path are the request's method and URL path.
 	Method, Path string
+	// Pattern is the route pattern that matched the request
+	// (http.Request.Pattern, such as "GET /orders/{id}"), set when the
+	// wrapped handler is, or leads to, an http.ServeMux; "" otherwise.
+	// Unlike Path, it has few values, so it suits metric attributes and
+	// span names.
+	Pattern string
 	// Status is the status code sent (200 if the handler wrote nothing).
 	Status int
 	// Bytes is the number of body bytes written.
@@ -197,6 +203,8 @@ func (m *Middleware) run(ctx context.Context, w *recorder, r *http.Request, next
 		req := r
 		if ctx != req.Context() {
 			req = req.WithContext(ctx)
+			// ServeMux sets the pattern on the request it serves: this copy.
+			defer func() { w.pattern = req.Pattern }()
 		}
 		next.ServeHTTP(w, req)
 		return nil
@@ -277,7 +285,11 @@ func (m *Middleware) finish(ctx context.Context, r *http.Request, rw *recorder, 
 		}
 	}
 	if end != nil {
-		end(RequestInfo{Method: r.Method, Path: r.URL.Path, Status: status, Bytes: rw.bytes, Duration: d, Flag: flag, Err: err})
+		pattern := r.Pattern
+		if pattern == "" {
+			pattern = rw.pattern
+		}
+		end(RequestInfo{Method: r.Method, Path: r.URL.Path, Pattern: pattern, Status: status, Bytes: rw.bytes, Duration: d, Flag: flag, Err: err})
 	}
 }
 
@@ -315,11 +327,12 @@ func parseMillis(v string) (int64, bool) {
 // remembers the status, counts bytes and holds the response flag.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
-	wrote  bool // the response has started (headers sent)
-	ran    bool // the admission policy ran the handler
-	flag   string
+	status  int
+	bytes   int64
+	wrote   bool // the response has started (headers sent)
+	ran     bool // the admission policy ran the handler
+	flag    string
+	pattern string // the ServeMux pattern of a request copy made for admission
 }
 
 // WriteHeader records the status and passes it on.
