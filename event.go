@@ -43,6 +43,17 @@ const (
 	EventAbandonedExit
 	// EventFallback: a fallback replaced the error Err.
 	EventFallback
+	// EventReplayed: an idempotency layer answered with a stored response
+	// instead of running the handler again.
+	EventReplayed
+	// EventTakeover: an idempotency layer took over a record whose previous
+	// owner's lease had expired, so the handler runs again. Attempt is the
+	// record's claim count, including this one.
+	EventTakeover
+	// EventLeaseLost: an idempotency handler found that its lease was taken
+	// over (or its record gone) while or after it ran; its outcome was not
+	// stored.
+	EventLeaseLost
 )
 
 var eventNames = [...]string{
@@ -59,6 +70,9 @@ var eventNames = [...]string{
 	EventAbandoned:     "abandoned",
 	EventAbandonedExit: "abandoned_exit",
 	EventFallback:      "fallback",
+	EventReplayed:      "replayed",
+	EventTakeover:      "takeover",
+	EventLeaseLost:     "lease_lost",
 }
 
 // String returns the kind in snake case, as used in metric labels.
@@ -97,6 +111,15 @@ const (
 	// ReasonRetryAfter: the error's retry-after hint asks for a longer wait
 	// than the policy accepts, so it gave up rather than retry early.
 	ReasonRetryAfter
+	// ReasonInProgress: a request with the same idempotency key is still
+	// being handled.
+	ReasonInProgress
+	// ReasonKeyReused: the idempotency key was used before for a different
+	// request.
+	ReasonKeyReused
+	// ReasonInvalid: the request was malformed for the policy (a missing or
+	// invalid idempotency key, a body over the limit).
+	ReasonInvalid
 )
 
 var reasonNames = [...]string{
@@ -111,6 +134,9 @@ var reasonNames = [...]string{
 	ReasonDeadline:     "deadline",
 	ReasonLimit:        "limit",
 	ReasonRetryAfter:   "retry_after",
+	ReasonInProgress:   "in_progress",
+	ReasonKeyReused:    "key_reused",
+	ReasonInvalid:      "invalid",
 }
 
 // String returns the reason in snake case, as used in metric labels.
