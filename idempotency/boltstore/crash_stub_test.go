@@ -1,0 +1,2 @@
+package boltstore_test
+func crashServerMain() bool { return false }
