@@ -38,7 +38,8 @@ const scrapeFile = "testdata/scrape.txt"
 
 // scrapeWorkload runs a realistic workload through fallback, retry, breaker,
 // bulkhead and timeout, all observed by one Metrics exported to Prometheus,
-// and returns a scrape of the handler.
+// then HTTP requests measured by HTTPClient and HTTPServer, and returns a
+// scrape of the handler.
 func scrapeWorkload(t *testing.T) []byte {
 	t.Helper()
 	var scrape []byte
@@ -97,6 +98,8 @@ func scrapeWorkload(t *testing.T) []byte {
 		// context, and the operation exiting later.
 		m.Observe(context.Background(), keel.Event{Kind: keel.EventAbandoned, Policy: "timeout", Name: "inventory", Duration: 40 * time.Millisecond})
 		m.Observe(context.Background(), keel.Event{Kind: keel.EventAbandonedExit, Policy: "timeout", Name: "inventory", Duration: 90 * time.Millisecond})
+		// HTTP requests through keelhttp with HTTPClient and HTTPServer.
+		httpScrapeWorkload(t, prom)
 
 		rec := httptest.NewRecorder()
 		prom.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -153,6 +156,9 @@ func TestPrometheusScrape(t *testing.T) {
 		"keel_bulkhead_in_flight":        "GAUGE",
 		"keel_bulkhead_queued":           "GAUGE",
 		"target_info":                    "GAUGE",
+
+		"http_client_request_duration_seconds": "HISTOGRAM",
+		"http_server_request_duration_seconds": "HISTOGRAM",
 	}
 	var missing []string
 	for name, typ := range documented {
