@@ -1,5 +1,3 @@
-//go:build keelbench
-
 package bench
 
 import (
