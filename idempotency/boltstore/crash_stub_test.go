@@ -1,2 +1,0 @@
-package boltstore_test
-func crashServerMain() bool { return false }
