@@ -1,0 +1,525 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/keelhq/keel"
+)
+
+// Middleware makes protected requests carrying an idempotency key run at most
+// once per (scope, key) while their record lives, replaying the stored
+// response to every repeat. Build it with [New]; apply it with [Middleware.Wrap].
+// A Middleware is immutable and safe for concurrent use; the zero Middleware
+// is not usable.
+type Middleware struct {
+	name          string
+	obs           keel.Observer
+	store         Store
+	methods       []string
+	header        string
+	requireKey    bool
+	minKey        int
+	route         func(*http.Request) string
+	fpHeaders     []string
+	maxBody       int64
+	scope         func(*http.Request) (string, error)
+	unscoped      bool
+	lease         time.Duration
+	heartbeat     time.Duration
+	retention     time.Duration
+	maxWait       time.Duration
+	persistence   Persistence
+	replayHeaders []string // canonical names
+	maxResp       int64
+	failOpen      bool
+	storeRetry    time.Duration
+
+	retentionVal []string
+	problems     [numProblems]problem
+	pool         sync.Pool // *state
+}
+
+// New validates cfg and returns a Middleware.
+func New(cfg Config) (*Middleware, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Middleware{
+		name:        cfg.Name,
+		obs:         cfg.Observer,
+		store:       cfg.Store,
+		methods:     cfg.Methods,
+		header:      http.CanonicalHeaderKey(cmpOr(cfg.Header, DefaultHeader)),
+		requireKey:  cfg.RequireKey,
+		minKey:      max(cfg.MinKeyLength, 1),
+		route:       cfg.Route,
+		maxBody:     cmpOr(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
+		scope:       cfg.Scope,
+		unscoped:    cfg.Unscoped,
+		lease:       cmpOr(cfg.Lease, DefaultLease),
+		retention:   cmpOr(cfg.Retention, DefaultRetention),
+		maxWait:     cfg.MaxWait,
+		persistence: cfg.Persistence,
+		maxResp:     cmpOr(cfg.MaxResponseBytes, DefaultMaxResponse),
+		failOpen:    cfg.FailOpen,
+		storeRetry:  cmpOr(cfg.StoreRetryAfter, time.Second),
+	}
+	if m.methods == nil {
+		m.methods = DefaultMethods
+	}
+	m.methods = append([]string(nil), m.methods...)
+	for _, h := range cfg.FingerprintHeaders {
+		m.fpHeaders = append(m.fpHeaders, http.CanonicalHeaderKey(h))
+	}
+	replay := cfg.ReplayHeaders
+	if replay == nil {
+		replay = DefaultReplayHeaders
+	}
+	for _, h := range replay {
+		m.replayHeaders = append(m.replayHeaders, http.CanonicalHeaderKey(h))
+	}
+	switch {
+	case cfg.HeartbeatInterval > 0:
+		m.heartbeat = cfg.HeartbeatInterval
+	case cfg.HeartbeatInterval == 0:
+		m.heartbeat = m.lease / 3
+	}
+	if m.scope == nil && !m.unscoped {
+		m.scope = CredentialScope
+	}
+	m.retentionVal = []string{strconv.FormatInt(int64(m.retention/time.Second), 10)}
+	m.problems = buildProblems(cmpOr(cfg.MismatchStatus, http.StatusUnprocessableEntity), m.retention)
+	m.pool.New = func() any {
+		return &state{hash: sha256.New(), rec: recorder{header: make(http.Header)}, stored: make(http.Header)}
+	}
+	return m, nil
+}
+
+// MustNew is like New but panics on an invalid cfg.
+func MustNew(cfg Config) *Middleware {
+	m, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// Wrap returns next guarded by the middleware.
+func (m *Middleware) Wrap(next http.Handler) http.Handler { return &handler{m: m, next: next} }
+
+// CredentialScope is the default Config.Scope. A request with an
+// Authorization header is scoped by the SHA-256 of its values; else one with
+// a verified TLS client certificate by the SHA-256 of the certificate; else
+// it belongs to the one scope "anonymous", which all clients without
+// credentials share. Set Config.Scope when clients authenticate otherwise
+// (an API-key header, a session cookie). It never fails.
+func CredentialScope(r *http.Request) (string, error) {
+	if vals := r.Header["Authorization"]; len(vals) > 0 {
+		h := sha256.New()
+		for _, v := range vals {
+			_, _ = io.WriteString(h, v)
+			_, _ = h.Write([]byte{0})
+		}
+		return "auth:" + hex.EncodeToString(h.Sum(nil)[:16]), nil
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+		return "cert:" + hex.EncodeToString(sum[:16]), nil
+	}
+	return "anonymous", nil
+}
+
+// state is the per-request scratch space, pooled.
+type state struct {
+	hash   hash.Hash
+	canon  []byte
+	sum    [sha256.Size]byte
+	body   bytes.Buffer
+	reader bodyReader
+	rec    recorder
+	stored http.Header
+}
+
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
+
+func (m *Middleware) getState() *state { return m.pool.Get().(*state) }
+
+func (m *Middleware) putState(st *state) {
+	if st.body.Cap() > 64<<10 || st.rec.body.Cap() > 64<<10 {
+		return // let large buffers go
+	}
+	st.body.Reset()
+	st.reader.Reset(nil)
+	st.rec.reset(nil, 0)
+	clear(st.stored)
+	m.pool.Put(st)
+}
+
+type handler struct {
+	m    *Middleware
+	next http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	if !m.protects(r.Method) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	vals := r.Header[m.header]
+	if len(vals) == 0 {
+		if m.requireKey {
+			m.reject(w, r, probKeyMissing, ErrKeyMissing, 0)
+			return
+		}
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	key, err := ParseKey(vals)
+	if err == nil && len(key) < m.minKey {
+		err = &KeyError{reason: errKeyShort}
+	}
+	if err != nil {
+		m.reject(w, r, probKeyInvalid, err, 0)
+		return
+	}
+	scope := ""
+	if !m.unscoped {
+		if scope, err = m.scope(r); err != nil {
+			m.reject(w, r, probRequestInvalid, errors.Join(ErrRequestInvalid, err), 0)
+			return
+		}
+	}
+	st := m.getState()
+	defer m.putState(st)
+	fp, kind, err := m.fingerprint(st, r)
+	if err != nil {
+		m.reject(w, r, kind, err, 0)
+		return
+	}
+	m.serveKeyed(w, r, h.next, st, scope, key, fp)
+}
+
+var errKeyShort = errors.New("shorter than the minimum length")
+
+func (m *Middleware) protects(method string) bool {
+	for _, p := range m.methods {
+		if p == method {
+			return true
+		}
+	}
+	return false
+}
+
+// fingerprint reads the body into st and returns the request's fingerprint;
+// r.Body is replaced by a reader over the buffered body.
+func (m *Middleware) fingerprint(st *state, r *http.Request) (Fingerprint, problemKind, error) {
+	var fp Fingerprint
+	if r.ContentLength > m.maxBody {
+		return fp, probTooLarge, ErrRequestInvalid
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		_, err := st.body.ReadFrom(io.LimitReader(r.Body, m.maxBody+1))
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok || int64(st.body.Len()) > m.maxBody {
+			return fp, probTooLarge, ErrRequestInvalid
+		}
+		if err != nil {
+			return fp, probRequestInvalid, errors.Join(ErrRequestInvalid, err)
+		}
+		st.reader.Reset(st.body.Bytes())
+		r.Body = &st.reader
+	}
+	route := r.URL.Path
+	if m.route != nil {
+		route = m.route(r)
+	}
+	st.canon = AppendCanonical(st.canon[:0], r.Method, route, r.URL.RawQuery, r.Header, m.fpHeaders)
+	st.hash.Reset()
+	st.hash.Write(st.canon)
+	st.hash.Write(st.body.Bytes())
+	copy(fp[:], st.hash.Sum(st.sum[:0]))
+	return fp, 0, nil
+}
+
+// Polling backoff while waiting for a request in progress.
+const (
+	pollFirst = 10 * time.Millisecond
+	pollMax   = 250 * time.Millisecond
+)
+
+func (m *Middleware) serveKeyed(w http.ResponseWriter, r *http.Request, next http.Handler, st *state, scope, key string, fp Fingerprint) {
+	ctx := r.Context()
+	token := newToken()
+	start := time.Now()
+	delay := pollFirst
+	for {
+		now := time.Now()
+		res, err := m.store.Claim(ctx, ClaimRequest{
+			Scope: scope, Key: key, Fingerprint: fp, Token: token,
+			Now: now, Lease: m.lease, Retention: m.retention,
+		})
+		if err != nil {
+			m.storeFailed(w, r, next, "Claim", err)
+			return
+		}
+		if res.Claimed {
+			m.execute(w, r, next, st, scope, key, token, res)
+			return
+		}
+		rec := &res.Record
+		switch {
+		case rec.Fingerprint != fp:
+			m.reject(w, r, probKeyReused, ErrKeyReused, 0)
+			return
+		case rec.Status == StatusCompleted && rec.Response != nil:
+			m.replay(w, r, rec.Response)
+			return
+		}
+		remaining := rec.LeaseExpires.Sub(now)
+		waited := now.Sub(start)
+		if waited >= m.maxWait || ctx.Err() != nil {
+			var err error = ErrInProgress
+			if m.obs != nil {
+				err = &ConflictError{KeyHash: keyHash(scope, key), Remaining: remaining}
+			}
+			m.rejectWaited(w, r, probInProgress, err, roundUpSeconds(remaining), waited)
+			return
+		}
+		d := min(delay, m.maxWait-waited, max(remaining, time.Millisecond))
+		if !sleep(ctx, d) { // the client left
+			m.rejectWaited(w, r, probInProgress, ErrInProgress, roundUpSeconds(remaining), time.Since(start))
+			return
+		}
+		delay = min(2*delay, pollMax)
+	}
+}
+
+// sleep waits for d or until ctx is done, and reports whether it slept the
+// whole d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
+}
+
+// keyHash identifies (scope, key) in events and logs without revealing it.
+func keyHash(scope, key string) string {
+	h := sha256.New()
+	_, _ = io.WriteString(h, scope)
+	_, _ = h.Write([]byte{0})
+	_, _ = io.WriteString(h, key)
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// execute runs next under the lease token holds, then stores or releases
+// its outcome and writes the response.
+func (m *Middleware) execute(w http.ResponseWriter, r *http.Request, next http.Handler, st *state, scope, key, token string, res ClaimResult) {
+	ctx := r.Context()
+	if res.TookOver {
+		m.emit(ctx, keel.Event{Kind: keel.EventTakeover, Attempt: res.Record.Claims + 1, Err: errTakeover(scope, key)})
+	} else {
+		m.emit(ctx, keel.Event{Kind: keel.EventAcquired, Attempt: 1})
+	}
+	// Store calls after the claim outlive the client: an owner that gives
+	// up when its client leaves would leave the record in progress.
+	bg := context.WithoutCancel(ctx)
+	hb := m.startHeartbeat(bg, scope, key, token)
+	st.rec.reset(w, m.maxResp)
+	start := time.Now()
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// next panicked; the panic continues once the record is settled.
+		hbErr := hb.stop()
+		m.reportHeartbeat(ctx, scope, key, hbErr)
+		if m.persistence.Stores(0) {
+			m.complete(ctx, bg, scope, key, token, Response{Status: http.StatusInternalServerError,
+				Header: http.Header{"Content-Type": valProblemJSON}, Body: panicBody}, time.Since(start))
+		} else {
+			m.release(ctx, bg, scope, key, token)
+		}
+	}()
+	next.ServeHTTP(&st.rec, r)
+	finished = true
+	hbErr := hb.stop()
+	m.reportHeartbeat(ctx, scope, key, hbErr)
+
+	rw := &st.rec
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	stored := false
+	switch {
+	case rw.spilled:
+		m.release(ctx, bg, scope, key, token)
+	case m.persistence.Stores(status):
+		for _, name := range m.replayHeaders {
+			if v, ok := rw.header[name]; ok {
+				st.stored[name] = v
+			}
+		}
+		stored = m.complete(ctx, bg, scope, key, token, Response{Status: status, Header: st.stored, Body: rw.body.Bytes()}, time.Since(start))
+	default:
+		m.release(ctx, bg, scope, key, token)
+	}
+	if rw.spilled {
+		return
+	}
+	dst := w.Header()
+	for k, v := range rw.header {
+		dst[k] = v
+	}
+	if stored {
+		dst["Idempotency-Retention"] = m.retentionVal
+	}
+	w.WriteHeader(status)
+	if rw.body.Len() > 0 {
+		_, _ = w.Write(rw.body.Bytes())
+	}
+}
+
+var panicBody = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}` + "\n")
+
+func errTakeover(scope, key string) error {
+	return errors.New("idempotency: took over an expired lease (key " + keyHash(scope, key) + ")")
+}
+
+// complete stores resp and reports whether it was stored.
+func (m *Middleware) complete(ctx, bg context.Context, scope, key, token string, resp Response, d time.Duration) bool {
+	err := m.store.Complete(bg, scope, key, token, time.Now(), resp, m.retention)
+	switch {
+	case err == nil:
+		m.emit(ctx, keel.Event{Kind: keel.EventSuccess, Duration: d})
+		return true
+	case errors.Is(err, ErrLeaseLost):
+		m.emit(ctx, keel.Event{Kind: keel.EventLeaseLost, Duration: d, Err: leaseLost(scope, key, "Complete")})
+	default:
+		m.emit(ctx, keel.Event{Kind: keel.EventFailure, Outcome: keel.OutcomeFailure, Err: &StoreError{Op: "Complete", Err: err}})
+	}
+	return false
+}
+
+func (m *Middleware) release(ctx, bg context.Context, scope, key, token string) {
+	err := m.store.Release(bg, scope, key, token)
+	switch {
+	case err == nil:
+		m.emit(ctx, keel.Event{Kind: keel.EventReleased})
+	case errors.Is(err, ErrLeaseLost):
+		m.emit(ctx, keel.Event{Kind: keel.EventLeaseLost, Err: leaseLost(scope, key, "Release")})
+	default:
+		m.emit(ctx, keel.Event{Kind: keel.EventFailure, Outcome: keel.OutcomeFailure, Err: &StoreError{Op: "Release", Err: err}})
+	}
+}
+
+func leaseLost(scope, key, op string) error {
+	return &leaseLostError{op: op, keyHash: keyHash(scope, key)}
+}
+
+type leaseLostError struct{ op, keyHash string }
+
+func (e *leaseLostError) Error() string {
+	return "idempotency: " + e.op + ": lease lost (key " + e.keyHash + ")"
+}
+func (e *leaseLostError) Unwrap() error { return ErrLeaseLost }
+
+func (m *Middleware) reportHeartbeat(ctx context.Context, scope, key string, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrLeaseLost):
+		m.emit(ctx, keel.Event{Kind: keel.EventLeaseLost, Err: leaseLost(scope, key, "Heartbeat")})
+	default:
+		m.emit(ctx, keel.Event{Kind: keel.EventFailure, Outcome: keel.OutcomeFailure, Err: &StoreError{Op: "Heartbeat", Err: err}})
+	}
+}
+
+// replay writes a stored response.
+func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, resp *Response) {
+	h := w.Header()
+	for k, v := range resp.Header {
+		if !neverReplayed[k] {
+			h[k] = v[:len(v):len(v)]
+		}
+	}
+	h["Idempotent-Replayed"] = valTrue
+	h["Idempotency-Retention"] = m.retentionVal
+	if bodyAllowed(resp.Status) {
+		h["Content-Length"] = []string{strconv.Itoa(len(resp.Body))}
+	}
+	w.WriteHeader(resp.Status)
+	if len(resp.Body) > 0 && bodyAllowed(resp.Status) {
+		_, _ = w.Write(resp.Body)
+	}
+	m.emit(r.Context(), keel.Event{Kind: keel.EventReplayed})
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// storeFailed answers a request whose claim failed.
+func (m *Middleware) storeFailed(w http.ResponseWriter, r *http.Request, next http.Handler, op string, err error) {
+	if r.Context().Err() == nil {
+		m.emit(r.Context(), keel.Event{Kind: keel.EventFailure, Outcome: keel.OutcomeFailure, Err: &StoreError{Op: op, Err: err}})
+	}
+	if m.failOpen {
+		next.ServeHTTP(w, r)
+		return
+	}
+	m.writeProblem(w, probUnavailable, m.storeRetry)
+}
+
+func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, k problemKind, err error, retryAfter time.Duration) {
+	m.rejectWaited(w, r, k, err, retryAfter, 0)
+}
+
+func (m *Middleware) rejectWaited(w http.ResponseWriter, r *http.Request, k problemKind, err error, retryAfter, waited time.Duration) {
+	if m.obs != nil {
+		reason := keel.ReasonInvalid
+		switch k {
+		case probKeyReused:
+			reason = keel.ReasonKeyReused
+		case probInProgress:
+			reason = keel.ReasonInProgress
+		}
+		m.emit(r.Context(), keel.Event{Kind: keel.EventRejected, Reason: reason, Err: err, Duration: waited})
+	}
+	m.writeProblem(w, k, retryAfter)
+}
+
+// emit sends e to the observer, if any.
+func (m *Middleware) emit(ctx context.Context, e keel.Event) {
+	if m.obs == nil {
+		return
+	}
+	e.Policy = "idempotency"
+	e.Name = m.name
+	e.Time = time.Now()
+	m.obs.Observe(ctx, e)
+}
