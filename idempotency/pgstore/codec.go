@@ -95,4 +95,3 @@ func lenString(b []byte) (string, []byte, error) {
 	}
 	return string(b[:n]), b[n:], nil
 }
-

@@ -127,7 +127,16 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 		return idempotency.ClaimResult{}, fmt.Errorf("pgstore: claim: %w", err)
 	}
 	var res idempotency.ClaimResult
-	if cur.status != nil && *cur.status == 1 && string(cur.token) == req.Token {
+	if cur.status == nil {
+		// The statement's snapshot held a live record that could not be
+		// claimed: returned as read, with no lock and no write.
+		res.Record, err = prev.record()
+		if err != nil {
+			return idempotency.ClaimResult{}, err
+		}
+		return res, nil
+	}
+	if *cur.status == 1 && string(cur.token) == req.Token {
 		res.Claimed = true
 		if cur.claims == nil || *cur.claims <= 1 {
 			return res, nil // new, or replaced an expired record
@@ -150,6 +159,8 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 		}
 		return res, nil
 	}
+	// The row was committed by another claim after this statement's
+	// snapshot; the conflict locked it and RETURNING gives it unchanged.
 	res.Record, err = cur.record()
 	if err != nil {
 		return idempotency.ClaimResult{}, err

@@ -362,3 +362,63 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("New(nil pool): got nil error")
 	}
 }
+
+// TestRefusedClaimWritesNothing: a claim refused because the record is
+// completed or leased (a replay, a 409) reads the row without locking or
+// writing it, so its transaction gets no transaction id and its commit
+// waits for no WAL flush. A claim that wins writes.
+func TestRefusedClaimWritesNothing(t *testing.T) {
+	pool := newPool(t, nil)
+	s := newStore(t, pool)
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Millisecond)
+	req := idempotency.ClaimRequest{Scope: "a", Key: "k", Token: "t1", Now: now, Lease: time.Minute, Retention: time.Hour}
+	if _, err := s.Claim(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	// wrote reports whether a claim with token, in a transaction of its own
+	// at now+at, assigned a transaction id.
+	wrote := func(token string, at time.Duration) (idempotency.ClaimResult, bool) {
+		t.Helper()
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Commit(ctx) }()
+		r := req
+		r.Token, r.Now = token, now.Add(at)
+		res, err := s.WithTx(tx).Claim(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var xid *string
+		if err := tx.QueryRow(ctx, "SELECT pg_current_xact_id_if_assigned()::text").Scan(&xid); err != nil {
+			t.Fatal(err)
+		}
+		return res, xid != nil
+	}
+	tests := []struct {
+		name        string
+		prepare     func()
+		token       string
+		at          time.Duration
+		wantClaimed bool
+		wantWrote   bool
+	}{
+		{"in progress, lease live (409)", func() {}, "t2", time.Second, false, false},
+		{"lease over (takeover)", func() {}, "t3", 2 * time.Minute, true, true},
+		{"completed (replay)", func() {
+			if err := s.Complete(ctx, "a", "k", "t3", now.Add(2*time.Minute), idempotency.Response{Status: 200}, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}, "t4", 3 * time.Minute, false, false},
+		{"expired (fresh claim)", func() {}, "t5", 3 * time.Hour, true, true},
+	}
+	for _, tt := range tests {
+		tt.prepare()
+		res, w := wrote(tt.token, tt.at)
+		if res.Claimed != tt.wantClaimed || w != tt.wantWrote {
+			t.Errorf("%s: got Claimed=%v wrote=%v, want %v %v", tt.name, res.Claimed, w, tt.wantClaimed, tt.wantWrote)
+		}
+	}
+}

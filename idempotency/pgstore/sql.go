@@ -67,7 +67,8 @@ CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + t + ` (expires_at);`,
 	SELECT ` + columns + ` FROM ` + t + ` WHERE scope = $1 AND key = $2
 ), cur AS (
 	INSERT INTO ` + t + ` AS r (scope, key, fingerprint, status, token, lease_expires_at, claims, created_at, expires_at)
-	VALUES ($1, $2, $3, 1, $4, $5, 1, $6, $7)
+	SELECT $1::bytea, $2::bytea, $3::bytea, 1, $4::bytea, $5::timestamptz, 1, $6::timestamptz, $7::timestamptz
+	WHERE NOT EXISTS (SELECT FROM prev r WHERE NOT ` + claimable + `)
 	ON CONFLICT (scope, key) DO UPDATE SET
 	` + strings.Join([]string{
 			set("fingerprint", "excluded.fingerprint"),
@@ -84,7 +85,8 @@ CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + t + ` (expires_at);`,
 		}, ",\n\t") + `
 	RETURNING ` + columns + `
 )
-SELECT ` + prefixed("cur.") + `, ` + prefixed("prev.") + ` FROM cur LEFT JOIN prev ON true`,
+SELECT ` + prefixed("cur.") + `, ` + prefixed("prev.") + `
+FROM (SELECT) one LEFT JOIN cur ON true LEFT JOIN prev ON true`,
 
 		// $1 scope, $2 key, $3 token, $4 now, $5 lease end.
 		heartbeat: `UPDATE ` + t + ` SET lease_expires_at = $5, expires_at = GREATEST(expires_at, $5)
