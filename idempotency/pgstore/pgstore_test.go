@@ -100,6 +100,13 @@ func TestConformance(t *testing.T) {
 	idempotencytest.Run(t, func(t *testing.T) idempotency.Store { return newStore(t, pool) })
 }
 
+// TestHTTP runs the middleware-level scenarios (50 concurrent identical
+// requests run the handler once, byte-exact replay, …) against Postgres.
+func TestHTTP(t *testing.T) {
+	pool := newPool(t, nil)
+	idempotencytest.RunHTTP(t, func(t *testing.T) idempotency.Store { return newStore(t, pool) })
+}
+
 // tracer records the first word of every statement the pool runs.
 type tracer struct {
 	mu    sync.Mutex

@@ -82,6 +82,13 @@ func TestConformance(t *testing.T) {
 	idempotencytest.Run(t, func(t *testing.T) idempotency.Store { return newStore(t, c) })
 }
 
+// TestHTTP runs the middleware-level scenarios (50 concurrent identical
+// requests run the handler once, byte-exact replay, …) against Redis.
+func TestHTTP(t *testing.T) {
+	c := newClient(t)
+	idempotencytest.RunHTTP(t, func(t *testing.T) idempotency.Store { return newStore(t, c) })
+}
+
 // counter counts the commands a client sends, pipelined ones included.
 type counter struct {
 	mu   sync.Mutex
