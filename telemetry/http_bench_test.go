@@ -122,14 +122,16 @@ func BenchmarkHTTPClientRoundTripper(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_, _ = rt.RoundTrip(req)
+				resp, _ := rt.RoundTrip(req)
+				_ = resp.Body.Close()
 			}
 		})
 		b.Run(bc.name+"/parallel", func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					_, _ = rt.RoundTrip(req)
+					resp, _ := rt.RoundTrip(req)
+					_ = resp.Body.Close()
 				}
 			})
 		})
