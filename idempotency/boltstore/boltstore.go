@@ -52,12 +52,10 @@ const (
 type Store struct {
 	db *bolt.DB
 
-	// writer is a one-slot semaphore taken around every write transaction,
-	// so that a writer waiting its turn can give up when its context ends
-	// (bbolt's own writer lock cannot be interrupted). buf is the encoding
-	// buffer; only the holder of writer uses it.
-	writer chan struct{}
-	buf    []byte
+	// w queues write operations and commits them in groups (writer.go).
+	// buf is the encoding buffer; only the leading writer uses it.
+	w   writer
+	buf []byte
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -139,7 +137,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	s := &Store{db: db, writer: make(chan struct{}, 1)}
+	s := &Store{db: db}
 	if o.interval > 0 {
 		s.interval, s.batch = o.interval, o.batch
 		s.log = o.log
@@ -206,33 +204,6 @@ func (s *Store) Len() (int, error) {
 	return n, err
 }
 
-// update runs fn in a write transaction, which commits (and syncs) when fn
-// returns nil. The wait for the single writer ends early when ctx does.
-func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	select {
-	case s.writer <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	s.buf = s.buf[:0]
-	defer func() {
-		if cap(s.buf) > 1<<20 {
-			s.buf = nil // do not pin one huge response forever
-		}
-		<-s.writer
-	}()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return mapErr(s.db.Update(fn))
-}
-
 // view runs fn in a read transaction.
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -287,9 +258,16 @@ func (t txn) get(rk []byte) (entry, bool, error) {
 
 // put stores e under rk and moves its expiry index entry from old (the zero
 // time when there was none) to e's ExpiresAt. The value is encoded into the
-// store's buffer, which the caller (holding the writer slot) does not touch
-// again until the transaction has committed.
+// store's buffer, which only the leading writer uses. Its errors are
+// writeErrors.
 func (t txn) put(rk []byte, old time.Time, e *entry) error {
+	if err := t.putRaw(rk, old, e); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+func (t txn) putRaw(rk []byte, old time.Time, e *entry) error {
 	if !old.IsZero() && !old.Equal(e.rec.ExpiresAt) {
 		if err := t.expiry.Delete(t.indexKey(old, rk)); err != nil {
 			return err
@@ -310,12 +288,16 @@ func (t txn) put(rk []byte, old time.Time, e *entry) error {
 	return nil
 }
 
-// del deletes the record under rk, which expires at exp, and its index entry.
+// del deletes the record under rk, which expires at exp, and its index
+// entry. Its errors are writeErrors.
 func (t txn) del(rk []byte, exp time.Time) error {
 	if err := t.expiry.Delete(t.indexKey(exp, rk)); err != nil {
-		return err
+		return &writeError{err}
 	}
-	return t.records.Delete(rk)
+	if err := t.records.Delete(rk); err != nil {
+		return &writeError{err}
+	}
+	return nil
 }
 
 // indexKey returns a new expiry index key for a record under rk expiring at

@@ -21,8 +21,15 @@
 // Complete, Release and Reap run in one write transaction each (bbolt has a
 // single writer, which makes them atomic); a claim that finds a live record it
 // cannot take, and Get, run in a read transaction, which never waits for the
-// writer and writes nothing. A write costs bbolt's two fdatasync calls, which
-// dominate its latency.
+// writer and writes nothing.
+//
+// A commit costs bbolt's two fdatasync calls, which dominate a write's
+// latency. Writes are therefore committed in groups: a write that arrives
+// while a commit is in progress queues, and everything queued commits
+// together in the next transaction, each write still seeing the ones before
+// it. A lone write commits at once; under concurrent load one sync serves
+// many writes. A write waiting in the queue gives up when its context ends;
+// one whose group is committing waits for the commit.
 //
 // # Expiry
 //

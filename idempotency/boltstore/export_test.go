@@ -1,8 +1,13 @@
 package boltstore
 
-// HoldWriter takes the store's writer slot, as a write transaction in
-// progress would, until the returned function is called.
+// HoldWriter makes the store's writers queue, as they do behind a commit in
+// progress, until the returned function is called.
 func HoldWriter(s *Store) (release func()) {
-	s.writer <- struct{}{}
-	return func() { <-s.writer }
+	s.w.mu.Lock()
+	if s.w.leading {
+		panic("HoldWriter: a writer is leading")
+	}
+	s.w.leading = true
+	s.w.mu.Unlock()
+	return s.handOff
 }

@@ -219,7 +219,7 @@ func (s *Store) Reap(ctx context.Context, now time.Time, limit int) (int, error)
 		}
 		for _, ik := range keys {
 			if err := t.expiry.Delete(ik); err != nil {
-				return err
+				return &writeError{err}
 			}
 			if len(ik) < expiryKeyLen {
 				continue
@@ -232,7 +232,7 @@ func (s *Store) Reap(ctx context.Context, now time.Time, limit int) (int, error)
 				continue
 			}
 			if err := t.records.Delete(rk); err != nil {
-				return err
+				return &writeError{err}
 			}
 			n++
 		}
