@@ -3,15 +3,24 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
 // heartbeat renews a running handler's lease every interval. It is owned by
-// the request that started it: stop ends it and waits for it.
+// the request that started it: stop ends it and waits for a renewal in
+// flight. Between renewals nothing runs: a timer (time.AfterFunc) starts
+// each renewal, which re-arms the timer when it is done.
 type heartbeat struct {
-	stopc chan struct{}
-	done  chan struct{}
-	err   error // the last failure; read after done is closed
+	m                 *Middleware
+	ctx               context.Context
+	scope, key, token string
+
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+	running sync.WaitGroup
+	err     error // the last failure
 }
 
 // startHeartbeat starts renewing the lease, or returns nil when heartbeats
@@ -20,39 +29,47 @@ func (m *Middleware) startHeartbeat(ctx context.Context, scope, key, token strin
 	if m.heartbeat <= 0 {
 		return nil
 	}
-	hb := &heartbeat{stopc: make(chan struct{}), done: make(chan struct{})}
-	go hb.run(ctx, m, scope, key, token)
+	hb := &heartbeat{m: m, ctx: ctx, scope: scope, key: key, token: token}
+	hb.mu.Lock()
+	hb.t = time.AfterFunc(m.heartbeat, hb.renew)
+	hb.mu.Unlock()
 	return hb
 }
 
-func (hb *heartbeat) run(ctx context.Context, m *Middleware, scope, key, token string) {
-	defer close(hb.done)
-	t := time.NewTicker(m.heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-hb.stopc:
-			return
-		case <-t.C:
-		}
-		err := m.store.Heartbeat(ctx, scope, key, token, time.Now(), m.lease)
-		if err == nil {
-			continue
-		}
+func (hb *heartbeat) renew() {
+	hb.mu.Lock()
+	if hb.stopped {
+		hb.mu.Unlock()
+		return
+	}
+	hb.running.Add(1)
+	hb.mu.Unlock()
+	defer hb.running.Done()
+
+	err := hb.m.store.Heartbeat(hb.ctx, hb.scope, hb.key, hb.token, time.Now(), hb.m.lease)
+
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	if err != nil {
 		hb.err = err
-		if errors.Is(err, ErrLeaseLost) {
-			return // someone else owns the key now; nothing to renew
-		}
+	}
+	if !hb.stopped && !errors.Is(err, ErrLeaseLost) { // a lost lease is not renewed
+		hb.t.Reset(hb.m.heartbeat)
 	}
 }
 
-// stop ends the heartbeat, waits for it, and returns its last failure. It
-// may be called on a nil heartbeat.
+// stop ends the heartbeat, waits for a renewal in flight, and returns the
+// last failure. It may be called on a nil heartbeat.
 func (hb *heartbeat) stop() error {
 	if hb == nil {
 		return nil
 	}
-	close(hb.stopc)
-	<-hb.done
+	hb.mu.Lock()
+	hb.stopped = true
+	hb.t.Stop()
+	hb.mu.Unlock()
+	hb.running.Wait()
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
 	return hb.err
 }

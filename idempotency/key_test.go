@@ -90,8 +90,8 @@ func FuzzParseKey(f *testing.F) {
 		if got, err := idempotency.ParseKey([]string{quoted}); err != nil || got != key {
 			t.Fatalf("quoted form %q of %q parses to %q, %v", quoted, key, got, err)
 		}
-		if key[0] == '"' {
-			return // the bare form would read as a string
+		if key[0] == '"' || strings.Trim(key, " \t") != key {
+			return // the bare form would read as a string, or lose its spaces
 		}
 		if got, err := idempotency.ParseKey([]string{key}); err == nil && got != key {
 			t.Fatalf("bare form of %q parses to %q", key, got)

@@ -3,12 +3,13 @@ package idempotency
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"hash"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -125,19 +126,30 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler { return &handler{m: m
 // credentials share. Set Config.Scope when clients authenticate otherwise
 // (an API-key header, a session cookie). It never fails.
 func CredentialScope(r *http.Request) (string, error) {
-	if vals := r.Header["Authorization"]; len(vals) > 0 {
+	if vals := r.Header["Authorization"]; len(vals) == 1 {
+		return prefixedHash("auth:", sha256.Sum256([]byte(vals[0]))), nil
+	} else if len(vals) > 1 {
 		h := sha256.New()
 		for _, v := range vals {
 			_, _ = io.WriteString(h, v)
 			_, _ = h.Write([]byte{0})
 		}
-		return "auth:" + hex.EncodeToString(h.Sum(nil)[:16]), nil
+		var sum [sha256.Size]byte
+		h.Sum(sum[:0])
+		return prefixedHash("auth:", sum), nil
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-		return "cert:" + hex.EncodeToString(sum[:16]), nil
+		return prefixedHash("cert:", sha256.Sum256(r.TLS.PeerCertificates[0].Raw)), nil
 	}
 	return "anonymous", nil
+}
+
+// prefixedHash returns prefix followed by the first 128 bits of sum in hex.
+func prefixedHash(prefix string, sum [sha256.Size]byte) string {
+	var b [5 + 32]byte
+	n := copy(b[:], prefix)
+	hex.Encode(b[n:], sum[:16])
+	return string(b[:n+32])
 }
 
 // state is the per-request scratch space, pooled.
@@ -320,10 +332,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// newToken returns 128 random bits in hex. Tokens fence owners apart; they
+// must be unique, not secret, so the runtime's per-thread ChaCha8 generator
+// (math/rand/v2) serves and costs no system call.
 func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails
-	return hex.EncodeToString(b[:])
+	var b [32]byte
+	hex.Encode(b[:16], binary.LittleEndian.AppendUint64(nil, rand.Uint64()))
+	hex.Encode(b[16:], binary.LittleEndian.AppendUint64(nil, rand.Uint64()))
+	return string(b[:])
 }
 
 // keyHash identifies (scope, key) in events and logs without revealing it.

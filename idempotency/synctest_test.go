@@ -1,0 +1,172 @@
+package idempotency_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/idempotency"
+)
+
+// gated is a handler whose n-th run (from 1) blocks until release[n] is
+// closed, then answers 201 with the run number.
+type gated struct {
+	runs    atomic.Int32
+	release map[int]chan struct{} // read-only once serving
+}
+
+func (g *gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := int(g.runs.Add(1))
+	if c := g.release[n]; c != nil {
+		<-c
+	}
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write([]byte{'0' + byte(n)})
+}
+
+type result struct {
+	*httptest.ResponseRecorder
+	at time.Time // when the response was complete
+}
+
+// async serves r in a goroutine; the result arrives on the channel.
+func async(h http.Handler, r *http.Request) <-chan result {
+	c := make(chan result, 1)
+	go func() {
+		w := do(h, r)
+		c <- result{w, time.Now()}
+	}()
+	return c
+}
+
+func TestInProgressConflict(t *testing.T) {
+	tests := []struct {
+		name       string
+		lease      time.Duration
+		maxWait    time.Duration
+		finishAt   time.Duration // when the first request's handler returns
+		wantStatus int
+		wantRetry  string
+		wantWait   time.Duration // measured from the duplicate's arrival
+	}{
+		{"no wait: 409 with the remaining lease", 30 * time.Second, 0, time.Minute, 409, "29", 0},
+		{"rounded up", 10500 * time.Millisecond, 0, time.Minute, 409, "10", 0},
+		{"wait ends before the outcome", 30 * time.Second, 2 * time.Second, time.Minute, 409, "27", 2 * time.Second},
+		{"wait sees the outcome", 30 * time.Second, 10 * time.Second, 5 * time.Second, 201, "", 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				g := &gated{release: map[int]chan struct{}{1: release}}
+				obs := &events{}
+				h, _ := wrap(t, idempotency.Config{Lease: tt.lease, MaxWait: tt.maxWait, Observer: obs}, g)
+				first := async(h, request("POST", "k", "x"))
+				time.Sleep(time.Second)
+				start := time.Now()
+				second := async(h, request("POST", "k", "x"))
+				time.Sleep(tt.finishAt - time.Second)
+				close(release)
+				w := <-second
+				waited := w.at.Sub(start)
+				<-first
+				if w.Code != tt.wantStatus || w.Header().Get("Retry-After") != tt.wantRetry {
+					t.Errorf("duplicate: status %d Retry-After %q, want %d %q", w.Code, w.Header().Get("Retry-After"), tt.wantStatus, tt.wantRetry)
+				}
+				// With polling the outcome is seen within one poll interval.
+				if waited < tt.wantWait || waited > tt.wantWait+250*time.Millisecond {
+					t.Errorf("duplicate answered after %v, want %v (+ at most one poll)", waited, tt.wantWait)
+				}
+				if g.runs.Load() != 1 {
+					t.Errorf("handler ran %d times, want 1", g.runs.Load())
+				}
+				if tt.wantStatus == 409 {
+					var ce *idempotency.ConflictError
+					for _, e := range obs.take() {
+						if e.Kind == keel.EventRejected && errors.As(e.Err, &ce) {
+							break
+						}
+					}
+					if ce == nil || !errors.Is(ce, keel.ErrRejected) || !errors.Is(ce, idempotency.ErrInProgress) {
+						t.Fatalf("no rejection event carrying a *ConflictError matching ErrInProgress and keel.ErrRejected")
+					}
+					if d, _ := keel.RetryAfter(ce); d.String()+"" != tt.wantRetry+"s" {
+						t.Errorf("ConflictError.RetryAfter() = %v, want %ss", d, tt.wantRetry)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestTakeoverAfterLeaseExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		g := &gated{release: map[int]chan struct{}{1: release}}
+		obs := &events{}
+		h, _ := wrap(t, idempotency.Config{Lease: 10 * time.Second, HeartbeatInterval: -1, Observer: obs}, g)
+		first := async(h, request("POST", "k", "x"))
+		time.Sleep(5 * time.Second)
+		if w := do(h, request("POST", "k", "x")); w.Code != 409 {
+			t.Errorf("within the lease: status %d, want 409", w.Code)
+		}
+		time.Sleep(5*time.Second + time.Millisecond) // the lease has ended
+		second := do(h, request("POST", "k", "x"))
+		close(release)
+		stale := <-first
+		if second.Code != 201 || second.Body.String() != "2" {
+			t.Errorf("after the lease: %d %q, want 201 \"2\" (taken over)", second.Code, second.Body)
+		}
+		if stale.Code != 201 || stale.Body.String() != "1" {
+			t.Errorf("stale owner's response: %d %q, want its own 201 \"1\"", stale.Code, stale.Body)
+		}
+		if w := do(h, request("POST", "k", "x")); w.Body.String() != "2" || w.Header().Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay: %q replayed=%q, want the new owner's \"2\"", w.Body, w.Header().Get("Idempotent-Replayed"))
+		}
+		want := []string{"acquired", "rejected/in_progress", "takeover", "success", "lease_lost", "replayed"}
+		got := obs.take()
+		if d := cmp.Diff(want, kinds(got)); d != "" {
+			t.Errorf("events (-want +got):\n%s", d)
+		}
+		for _, e := range got {
+			if e.Kind == keel.EventTakeover && e.Attempt != 2 {
+				t.Errorf("takeover event: Attempt %d, want 2 (the second claim)", e.Attempt)
+			}
+			if e.Kind == keel.EventLeaseLost && !errors.Is(e.Err, idempotency.ErrLeaseLost) {
+				t.Errorf("lease_lost event: Err %v, want ErrLeaseLost", e.Err)
+			}
+		}
+	})
+}
+
+func TestHeartbeatKeepsLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		g := &gated{release: map[int]chan struct{}{1: release}}
+		h, st := wrap(t, idempotency.Config{Lease: 10 * time.Second}, g)
+		start := time.Now()
+		first := async(h, request("POST", "k", "x"))
+		for range 6 {
+			time.Sleep(10 * time.Second)
+			if w := do(h, request("POST", "k", "x")); w.Code != 409 {
+				t.Fatalf("%v after the claim: status %d, want 409 (lease renewed by heartbeats)", time.Since(start), w.Code)
+			}
+		}
+		rec, err := st.Get(t.Context(), "anonymous", "k", time.Now())
+		if err != nil || rec.Claims != 1 || rec.LeaseExpires.Sub(time.Now()) < 6*time.Second {
+			t.Errorf("record after 60s: %+v, %v; want one claim and a lease renewed within Lease/3", rec, err)
+		}
+		close(release)
+		if w := <-first; w.Code != 201 {
+			t.Errorf("owner: status %d, want 201", w.Code)
+		}
+		synctest.Wait() // no heartbeat goroutine remains
+	})
+}
