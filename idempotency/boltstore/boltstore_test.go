@@ -43,6 +43,10 @@ func TestConformance(t *testing.T) {
 	idempotencytest.Run(t, func(t *testing.T) idempotency.Store { return open(t) })
 }
 
+func TestConformanceHTTP(t *testing.T) {
+	idempotencytest.RunHTTP(t, func(t *testing.T) idempotency.Store { return open(t) })
+}
+
 var t0 = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 
 func claimReq(scope, key, token string, now time.Time) idempotency.ClaimRequest {

@@ -58,12 +58,17 @@ func runCrashServer() error {
 		return err
 	}
 	charges := &crashtest.Charges{Ledger: ledger, Gen: os.Getenv(envGen)}
-	h, err := protect(store, crashScope, crashLease, charges)
+	mw, err := idempotency.New(idempotency.Config{
+		Store:      store,
+		Scope:      func(*http.Request) (string, error) { return crashScope, nil },
+		RequireKey: true,
+		Lease:      crashLease, // heartbeat every Lease/3
+	})
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /charges", h)
+	mux.Handle("POST /charges", mw.Wrap(charges))
 	mux.HandleFunc("GET /inflight", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, charges.Inflight.Load())
 	})
