@@ -288,8 +288,8 @@ func MustNewHTTPServer(cfg HTTPServerConfig) *HTTPServer {
 // Start has the signature of keelhttp.MiddlewareConfig.Start. It extracts
 // the caller's trace context from r's headers and starts a server span that
 // is its child (or a root span when there is none), and returns the
-// span's context and the function the middleware calls at the end of the
-// request.
+// span's context and the function the middleware calls, exactly once, at
+// the end of the request.
 //
 // The span is named "METHOD ROUTE" when the route is known, else "METHOD"
 // (the semantic conventions keep URL paths out of span names: they have too

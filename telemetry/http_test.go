@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,7 +24,9 @@ import (
 	"github.com/keelhq/keel/ratelimit"
 	"github.com/keelhq/keel/retry"
 	"github.com/keelhq/keel/telemetry"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -514,6 +518,40 @@ func TestHTTPClientInject(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A nil Propagator means the global one once the program has set it, and
+// propagation.TraceContext{} until then.
+func TestHTTPPropagatorDefault(t *testing.T) {
+	// Back to a propagator with no fields, which is what the default global
+	// one is, so later tests see the default again.
+	defer otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled,
+	}))
+	ctx = baggage.ContextWithBaggage(ctx, mustBaggage(t, "tenant=acme"))
+	keys := func(c *telemetry.HTTPClient) []string {
+		h := http.Header{}
+		c.Inject(ctx, h)
+		return slices.Sorted(maps.Keys(h))
+	}
+	before := telemetry.MustNewHTTPClient(telemetry.HTTPClientConfig{})
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	after := telemetry.MustNewHTTPClient(telemetry.HTTPClientConfig{})
+	got := [][]string{keys(before), keys(after)}
+	want := [][]string{{"Traceparent"}, {"Baggage", "Traceparent"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("headers injected before and after otel.SetTextMapPropagator (-want +got):\n%s", diff)
+	}
+}
+
+func mustBaggage(t *testing.T, s string) baggage.Baggage {
+	t.Helper()
+	b, err := baggage.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestTraceID(t *testing.T) {
