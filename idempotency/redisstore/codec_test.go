@@ -1,0 +1,91 @@
+package redisstore
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestHeaderRoundTrip(t *testing.T) {
+	tests := []http.Header{
+		nil,
+		{},
+		{"Content-Type": {"application/json"}},
+		{"Link": {"</a>; rel=a", "</b>; rel=b"}, "X-Empty": {""}, "X-None": {}},
+		{"X-Bin": {"\x00\xff\r\n\"", string(make([]byte, 300))}},
+	}
+	for _, h := range tests {
+		got, err := decodeHeader(encodeHeader(h))
+		if err != nil {
+			t.Errorf("decodeHeader(encodeHeader(%q)): %v", h, err)
+			continue
+		}
+		if got == nil {
+			t.Errorf("decodeHeader(encodeHeader(%q)) = nil, want a non-nil header", h)
+		}
+		if d := cmp.Diff(h, got, cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("round trip of %q (-want +got):\n%s", h, d)
+		}
+	}
+}
+
+func TestDecodeHeaderRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"count without names", "\x01"},
+		{"name overruns", "\x01\x05ab"},
+		{"value count overruns", "\x01\x01a\x05"},
+		{"value overruns", "\x01\x01a\x01\x05ab"},
+		{"trailing bytes", "\x00\x00"},
+		{"duplicate name", "\x02\x01a\x00\x01a\x00"},
+		{"varint too long", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"},
+		{"huge count", "\xff\xff\xff\xff\x0f"},
+	}
+	for _, tt := range tests {
+		if h, err := decodeHeader([]byte(tt.in)); err == nil {
+			t.Errorf("decodeHeader(%s %q) = %q, nil; want an error", tt.name, tt.in, h)
+		}
+	}
+}
+
+// FuzzDecodeHeader: decoding never panics, and whatever decodes re-encodes
+// to a header that decodes to the same value.
+func FuzzDecodeHeader(f *testing.F) {
+	f.Add(encodeHeader(nil))
+	f.Add(encodeHeader(http.Header{"A": {"1", "2"}, "B": {}}))
+	f.Add([]byte("\x01\x01a\x01\x05ab"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := decodeHeader(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeHeader(encodeHeader(h))
+		if err != nil {
+			t.Fatalf("re-encoded header does not decode: %v", err)
+		}
+		if d := cmp.Diff(h, again, cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("re-encoding changed the header (-first +second):\n%s", d)
+		}
+	})
+}
+
+// FuzzKey: two different (scope, key) pairs never share a Redis key.
+func FuzzKey(f *testing.F) {
+	f.Add("a:b", "c", "a", "b:c")
+	f.Add("", "1:x", "1", "x")
+	f.Add("s", "k}", "s", "k")
+	s := &Store{prefix: DefaultPrefix}
+	f.Fuzz(func(t *testing.T, s1, k1, s2, k2 string) {
+		if s1 == s2 && k1 == k2 {
+			return
+		}
+		if a, b := s.Key(s1, k1), s.Key(s2, k2); a == b {
+			t.Fatalf("Key(%q, %q) = Key(%q, %q) = %q", s1, k1, s2, k2, a)
+		}
+	})
+}
