@@ -243,6 +243,12 @@ func (s *Store) txn(tx *bolt.Tx) txn {
 	return txn{s: s, records: tx.Bucket(bucketRecords), expiry: tx.Bucket(bucketExpiry)}
 }
 
+// readTxn is a txn that can only get: opening a bucket allocates, and
+// reads need only the records.
+func (s *Store) readTxn(tx *bolt.Tx) txn {
+	return txn{s: s, records: tx.Bucket(bucketRecords)}
+}
+
 // get decodes the record stored under rk, or reports that there is none.
 func (t txn) get(rk []byte) (entry, bool, error) {
 	v := t.records.Get(rk)

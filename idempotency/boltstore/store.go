@@ -49,7 +49,7 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 	}
 	// Fast path: a live record that cannot be taken needs no writer.
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		_, _, write, err := decide(s.txn(tx))
+		_, _, write, err := decide(s.readTxn(tx))
 		if err == nil && !write {
 			return errNoWrite
 		}
@@ -183,7 +183,7 @@ func (s *Store) Get(ctx context.Context, scope, key string, now time.Time) (idem
 	rk := recordKey(nil, scope, key)
 	var rec idempotency.Record
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		e, ok, err := s.txn(tx).get(rk)
+		e, ok, err := s.readTxn(tx).get(rk)
 		if err != nil {
 			return err
 		}
