@@ -38,17 +38,34 @@ const (
 	MetricHTTPServerDuration = "http.server.request.duration"
 )
 
-// Attribute keys of the HTTP semantic conventions, and Keel's own.
+// Attribute keys of the HTTP semantic conventions, and Keel's own, that
+// [HTTPClient] and [HTTPServer] set.
 const (
-	AttrHTTPMethod     attribute.Key = "http.request.method"
+	// AttrHTTPMethod is the request method: one of the nine standard
+	// methods, or "_OTHER".
+	AttrHTTPMethod attribute.Key = "http.request.method"
+	// AttrHTTPMethodOriginal is the method as sent, on server spans whose
+	// AttrHTTPMethod is "_OTHER".
+	AttrHTTPMethodOriginal attribute.Key = "http.request.method_original"
+	// AttrHTTPStatusCode is the response status code.
 	AttrHTTPStatusCode attribute.Key = "http.response.status_code"
-	AttrHTTPRoute      attribute.Key = "http.route"
-	AttrServerAddress  attribute.Key = "server.address"
-	AttrServerPort     attribute.Key = "server.port"
-	AttrURLScheme      attribute.Key = "url.scheme"
-	AttrURLPath        attribute.Key = "url.path"
-	AttrUserAgent      attribute.Key = "user_agent.original"
-	AttrProtocolVer    attribute.Key = "network.protocol.version"
+	// AttrHTTPRoute is the path of the http.ServeMux pattern that matched
+	// ("/items/{id}").
+	AttrHTTPRoute attribute.Key = "http.route"
+	// AttrServerAddress is the server's host name or IP address, without
+	// the port.
+	AttrServerAddress attribute.Key = "server.address"
+	// AttrServerPort is the server's port (client measurements).
+	AttrServerPort attribute.Key = "server.port"
+	// AttrURLScheme is "http" or "https" (server).
+	AttrURLScheme attribute.Key = "url.scheme"
+	// AttrURLPath is the request's URL path (server spans only, never
+	// metrics).
+	AttrURLPath attribute.Key = "url.path"
+	// AttrUserAgent is the User-Agent header (server spans).
+	AttrUserAgent attribute.Key = "user_agent.original"
+	// AttrProtocolVersion is the HTTP version: "1.1", "2", … (server spans).
+	AttrProtocolVersion attribute.Key = "network.protocol.version"
 	// AttrErrorType is the semantic conventions' error.type: for HTTP, the
 	// status code of a failed response ("503"), else a short name of the
 	// failure ("timeout", "connect", …).
@@ -298,7 +315,8 @@ func MustNewHTTPServer(cfg HTTPServerConfig) *HTTPServer {
 // route's handler, else at the end (keelhttp.RequestInfo.Pattern), when the
 // span is renamed. Attributes at start: http.request.method, url.scheme,
 // url.path, server.address, network.protocol.version, user_agent.original
-// (when sent) and http.route (when known).
+// (when sent), http.request.method_original (for "_OTHER") and http.route
+// (when known).
 //
 // At the end the span gets http.response.status_code, http.route,
 // keel.response_flag (when there is a flag) and, for a 5xx status or a
@@ -317,16 +335,19 @@ func (s *HTTPServer) Start(r *http.Request) (context.Context, func(keelhttp.Requ
 		sr.scheme = "https"
 	}
 	sr.route = routeOf(r.Pattern)
-	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs := make([]attribute.KeyValue, 0, 8)
 	attrs = append(attrs,
 		AttrHTTPMethod.String(sr.method),
 		AttrURLScheme.String(sr.scheme),
 		AttrURLPath.String(r.URL.Path),
 		AttrServerAddress.String(hostOnly(r.Host)),
-		AttrProtocolVer.String(protocolVersion(r.ProtoMajor, r.ProtoMinor)),
+		AttrProtocolVersion.String(protocolVersion(r.ProtoMajor, r.ProtoMinor)),
 	)
 	if ua := r.UserAgent(); ua != "" {
 		attrs = append(attrs, AttrUserAgent.String(ua))
+	}
+	if sr.method == httpOther {
+		attrs = append(attrs, AttrHTTPMethodOriginal.String(r.Method))
 	}
 	if sr.route != "" {
 		attrs = append(attrs, AttrHTTPRoute.String(sr.route))

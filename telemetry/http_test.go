@@ -371,6 +371,10 @@ func TestHTTPServerSpans(t *testing.T) {
 			if s.SpanKind != trace.SpanKindServer {
 				t.Errorf("span kind: got %v, want server", s.SpanKind)
 			}
+			if tc.method == "PURGE" && (attrs["http.request.method"] != "_OTHER" || attrs["http.request.method_original"] != "PURGE") {
+				t.Errorf("method attributes: got %q and original %q, want _OTHER and PURGE",
+					attrs["http.request.method"], attrs["http.request.method_original"])
+			}
 			if attrs["http.request.method"] != tc.method && tc.method != "PURGE" || attrs["url.path"] != tc.target ||
 				attrs["url.scheme"] != "http" || attrs["server.address"] != "example.com" || attrs["network.protocol.version"] != "1.1" {
 				t.Errorf("start attributes: got %v", attrs)
