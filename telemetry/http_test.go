@@ -665,3 +665,22 @@ func httpScrapeWorkload(t *testing.T, prom *telemetry.Prometheus) {
 		_ = resp.Body.Close()
 	}
 }
+
+// closer is a RoundTripper that counts CloseIdleConnections calls.
+type closer struct {
+	roundTripFunc
+	closed int
+}
+
+func (c *closer) CloseIdleConnections() { c.closed++ }
+
+// The wrapper passes CloseIdleConnections on, so http.Client and keelhttp's
+// Transport still reach the pool underneath.
+func TestHTTPClientCloseIdleConnections(t *testing.T) {
+	base := &closer{}
+	rt := telemetry.MustNewHTTPClient(telemetry.HTTPClientConfig{}).RoundTripper(base)
+	(&http.Client{Transport: keelhttp.MustNewTransport(keelhttp.TransportConfig{Base: rt})}).CloseIdleConnections()
+	if base.closed != 1 {
+		t.Errorf("CloseIdleConnections calls reaching the base: got %d, want 1", base.closed)
+	}
+}
