@@ -188,7 +188,7 @@ func (s *Store) Complete(ctx context.Context, scope, key, token string, now time
 		body = []byte{}
 	}
 	tag, err := s.db.Exec(ctx, s.sql.complete, []byte(scope), []byte(key), []byte(token), now,
-		int32(resp.Status), encodeHeader(resp.Header), body, now.Add(retention))
+		int64(resp.Status), encodeHeader(resp.Header), body, now.Add(retention))
 	if err != nil {
 		return fmt.Errorf("pgstore: complete: %w", err)
 	}

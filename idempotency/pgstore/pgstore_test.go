@@ -174,7 +174,7 @@ func TestRoundTrips(t *testing.T) {
 		}, []string{"SELECT"}},
 		{"release (not owner)", func() error {
 			if err := s.Release(ctx, "acct", "k1", "t1"); !errors.Is(err, idempotency.ErrLeaseLost) {
-				return fmt.Errorf("got %v, want ErrLeaseLost", err)
+				return fmt.Errorf("got %w, want ErrLeaseLost", err)
 			}
 			return nil
 		}, []string{"DELETE"}},

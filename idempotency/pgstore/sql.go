@@ -157,7 +157,7 @@ func (r *row) record() (idempotency.Record, error) {
 		}
 		h, err := decodeHeader(r.respHeaders)
 		if err != nil {
-			return idempotency.Record{}, fmt.Errorf("%w: response headers: %v", ErrCorrupt, err)
+			return idempotency.Record{}, fmt.Errorf("%w: response headers: %w", ErrCorrupt, err)
 		}
 		body := r.respBody
 		if body == nil {

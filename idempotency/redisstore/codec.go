@@ -161,7 +161,7 @@ func decodeFields(scope, key string, n int, field func(i int) (name, value strin
 			resp.Body = []byte(v)
 		}
 		if err != nil {
-			return idempotency.Record{}, fmt.Errorf("%w: field %s: %v", ErrCorrupt, name, err)
+			return idempotency.Record{}, fmt.Errorf("%w: field %s: %w", ErrCorrupt, name, err)
 		}
 	}
 	if seen != needSt|needFp|needCl|needCa|needEx {

@@ -167,7 +167,7 @@ func TestRoundTrips(t *testing.T) {
 		}, []string{"hgetall"}},
 		{"release (not owner)", func() error {
 			if err := s.Release(ctx, "acct", "k1", "t1"); !errors.Is(err, idempotency.ErrLeaseLost) {
-				return fmt.Errorf("got %v, want ErrLeaseLost", err)
+				return fmt.Errorf("got %w, want ErrLeaseLost", err)
 			}
 			return nil
 		}, []string{"evalsha"}},
@@ -252,8 +252,8 @@ func TestServerTTL(t *testing.T) {
 }
 
 func TestKey(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
-	defer c.Close()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
+	defer func() { _ = c.Close() }()
 	s := redisstore.MustNew(c, redisstore.Config{})
 	tests := []struct{ scope, key, want string }{
 		{"acct1", "order-42", "keel:idem:{5:acct1:order-42}"},
