@@ -82,7 +82,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 
 	got, err := s.Get(ctx, "tenant", "done", t0.Add(time.Minute))
 	if err != nil {
@@ -143,7 +143,7 @@ func TestScopeKeySeparation(t *testing.T) {
 	}
 }
 
-// TestReapUsesIndex: Reap deletes expired records oldest first, honours the
+// TestReapUsesIndex: Reap deletes expired records oldest first, honors the
 // limit, leaves live records, and keeps the index in step when a record's
 // expiry moves (takeover, heartbeat, complete).
 func TestReapUsesIndex(t *testing.T) {
@@ -225,7 +225,7 @@ func TestOpenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 
 	tests := []struct {
 		name string
@@ -242,7 +242,7 @@ func TestOpenErrors(t *testing.T) {
 	for _, tt := range tests {
 		s2, err := boltstore.Open(tt.path, tt.opts...)
 		if err == nil {
-			s2.Close()
+			_ = s2.Close()
 			t.Errorf("%s: Open succeeded, want error %q", tt.name, tt.want)
 			continue
 		}

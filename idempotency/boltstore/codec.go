@@ -69,7 +69,7 @@ func recordKey(dst []byte, scope, key string) []byte {
 // splitRecordKey is the inverse of recordKey.
 func splitRecordKey(k []byte) (scope, key string, err error) {
 	n, w := binary.Uvarint(k)
-	if w <= 0 || n > uint64(len(k)-w) {
+	if w <= 0 || n > uint64(len(k)-w) { //nolint:gosec // w ≤ len(k) when w > 0
 		return "", "", fmt.Errorf("%w: bad record key", errCorrupt)
 	}
 	rest := k[w:]
@@ -81,8 +81,8 @@ const expiryKeyLen = 12
 
 // appendExpiryTime appends t in the sortable 12-byte form.
 func appendExpiryTime(dst []byte, t time.Time) []byte {
-	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Unix())^(1<<63))
-	return binary.BigEndian.AppendUint32(dst, uint32(t.Nanosecond()))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Unix())^(1<<63)) //nolint:gosec // bit-for-bit, sign flipped to sort
+	return binary.BigEndian.AppendUint32(dst, uint32(t.Nanosecond()))  //nolint:gosec // Nanosecond is in [0, 1e9)
 }
 
 // expiryTime decodes the time prefix of an expiry index key.
@@ -90,7 +90,7 @@ func expiryTime(k []byte) (time.Time, bool) {
 	if len(k) < expiryKeyLen {
 		return time.Time{}, false
 	}
-	sec := int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
+	sec := int64(binary.BigEndian.Uint64(k) ^ (1 << 63)) //nolint:gosec // undoes the sign flip: a bit-for-bit reinterpretation
 	nsec := binary.BigEndian.Uint32(k[8:])
 	if nsec >= 1e9 {
 		return time.Time{}, false
@@ -120,7 +120,7 @@ func appendEntry(dst []byte, e *entry) []byte {
 	for _, t := range [...]time.Time{r.LeaseExpires, r.CreatedAt, r.CompletedAt, r.ExpiresAt} {
 		if !t.IsZero() {
 			dst = binary.AppendVarint(dst, t.Unix())
-			dst = binary.AppendUvarint(dst, uint64(t.Nanosecond()))
+			dst = binary.AppendUvarint(dst, uint64(t.Nanosecond())) //nolint:gosec // Nanosecond is in [0, 1e9)
 		}
 	}
 	if r.Response == nil {
@@ -208,7 +208,7 @@ func (d *decoder) count(what string, minSize uint64) int {
 		d.fail(what)
 		return 0
 	}
-	return int(n)
+	return int(n) //nolint:gosec // at most len(d.b) when minSize > 0, and every caller passes one
 }
 
 // optCount reads a count stored plus one, with 0 meaning nil.
@@ -222,7 +222,7 @@ func (d *decoder) optCount(what string, minSize uint64) (int, bool) {
 		d.fail(what)
 		return 0, false
 	}
-	return int(n), true
+	return int(n), true //nolint:gosec // at most len(d.b) when minSize > 0, and every caller passes one
 }
 
 func (d *decoder) bytes(n int, what string) []byte {
@@ -273,7 +273,7 @@ func decodeEntry(b []byte) (entry, error) {
 	if claims > 1<<31 {
 		d.fail("claims")
 	}
-	r.Claims = int(claims)
+	r.Claims = int(claims) //nolint:gosec // checked against 1<<31 above
 	e.token = d.string("token")
 	if flags&flagLease != 0 {
 		r.LeaseExpires = d.time("lease")
@@ -305,7 +305,7 @@ func (d *decoder) response() *idempotency.Response {
 	if status > 999 {
 		d.fail("response status")
 	}
-	resp.Status = int(status)
+	resp.Status = int(status) //nolint:gosec // checked against 999 above
 	// A header name takes at least two bytes: its length and its value count.
 	if n, ok := d.optCount("header count", 2); ok {
 		resp.Header = make(http.Header, n)

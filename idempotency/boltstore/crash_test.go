@@ -70,7 +70,7 @@ func runCrashServer() error {
 	mux := http.NewServeMux()
 	mux.Handle("POST /charges", mw.Wrap(charges))
 	mux.HandleFunc("GET /inflight", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, charges.Inflight.Load())
+		_, _ = fmt.Fprint(w, charges.Inflight.Load())
 	})
 	return crashtest.Serve(mux)
 }
@@ -85,7 +85,7 @@ type crashRig struct {
 
 func (c *crashRig) start(gen string) *crashtest.Proc {
 	c.t.Helper()
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.Command(os.Args[0]) //nolint:gosec // re-runs this test binary as the server
 	cmd.Env = append(os.Environ(), envChild+"=1", envDB+"="+c.db, envLedger+"="+c.ledger, envGen+"="+gen)
 	return crashtest.Start(c.t, cmd, 30*time.Second)
 }

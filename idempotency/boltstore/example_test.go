@@ -3,7 +3,6 @@ package boltstore_test
 import (
 	"context"
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,41 +16,48 @@ import (
 func ExampleOpen() {
 	dir, err := os.MkdirTemp("", "boltstore-example")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	path := filepath.Join(dir, "idempotency.db")
 
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	s, err := boltstore.Open(path)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	res, err := s.Claim(ctx, idempotency.ClaimRequest{
 		Scope: "customer-42", Key: "8e03978e-40d5-43e8-bc93-6894a57f9324", Token: "owner-1",
 		Now: now, Lease: 30 * time.Second, Retention: 24 * time.Hour,
 	})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println("claimed:", res.Claimed)
 	resp := idempotency.Response{Status: 201, Body: []byte(`{"id":"ch_1"}`)}
 	if err := s.Complete(ctx, "customer-42", "8e03978e-40d5-43e8-bc93-6894a57f9324", "owner-1", now.Add(time.Second), resp, 24*time.Hour); err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	if err := s.Close(); err != nil {
-		log.Fatal(err)
+	if err := s.Close(); err != nil { // as a process exiting would
+		fmt.Println(err)
+		return
 	}
 
 	s, err = boltstore.Open(path) // a restart
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	rec, err := s.Get(ctx, "customer-42", "8e03978e-40d5-43e8-bc93-6894a57f9324", now.Add(time.Minute))
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println(rec.Status, rec.Response.Status, string(rec.Response.Body), rec.ExpiresAt.Format(time.RFC3339))
 	// Output:
@@ -64,15 +70,17 @@ func ExampleOpen() {
 func ExampleWithReaper() {
 	dir, err := os.MkdirTemp("", "boltstore-example")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 
 	s, err := boltstore.Open(filepath.Join(dir, "idempotency.db"), boltstore.WithReaper(time.Minute, 0))
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	n, err := s.Len()
 	fmt.Println(n, err)
 	// Output: 0 <nil>
@@ -82,14 +90,16 @@ func ExampleWithReaper() {
 func ExampleStore_Reap() {
 	dir, err := os.MkdirTemp("", "boltstore-example")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	s, err := boltstore.Open(filepath.Join(dir, "idempotency.db"))
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
@@ -97,7 +107,8 @@ func ExampleStore_Reap() {
 		_, err := s.Claim(ctx, idempotency.ClaimRequest{Scope: "s", Key: key, Token: "t",
 			Now: now, Lease: time.Second, Retention: time.Hour})
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 	}
 	n, _ := s.Reap(ctx, now.Add(30*time.Minute), 0)

@@ -26,7 +26,7 @@ func TestReaper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }() // again after the Close below: a no-op
 
 		start := time.Now()
 		for i, ret := range []time.Duration{90 * time.Second, 90 * time.Second, 90 * time.Second, 150 * time.Second, time.Hour} {
@@ -46,7 +46,7 @@ func TestReaper(t *testing.T) {
 			{10 * time.Minute, 1},
 		}
 		for _, st := range steps {
-			time.Sleep(start.Add(st.at).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(st.at)))
 			synctest.Wait()
 			if n, err := s.Len(); n != st.want || err != nil {
 				t.Errorf("records in the file at %v: got %d, %v; want %d", st.at, n, err, st.want)

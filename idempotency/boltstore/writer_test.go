@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -83,8 +82,8 @@ func TestGroupCommit(t *testing.T) {
 		func(*bolt.Tx) error { return errNoWrite },
 		putFn("b", &txids),
 	)
-	if d := cmp.Diff([]error{nil, errNoWrite, nil}, errs, cmp.Comparer(func(a, b error) bool { return a == b })); d != "" {
-		t.Errorf("errors (-want +got):\n%s", d)
+	if errs[0] != nil || !errors.Is(errs[1], errNoWrite) || errs[2] != nil {
+		t.Errorf("errors: got %v, want [nil %v nil]", errs, errNoWrite)
 	}
 	if len(txids) != 2 || txids[0] != txids[1] {
 		t.Errorf("transactions of the two puts: got %v, want one shared", txids)

@@ -39,7 +39,9 @@ func TestLedger(t *testing.T) {
 	if _, err := f.WriteString("c g3"); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	got, torn, err := ReadLedger(path)
 	if err != nil {
