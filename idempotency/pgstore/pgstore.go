@@ -129,7 +129,13 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 	var res idempotency.ClaimResult
 	if cur.status == nil {
 		// The statement's snapshot held a live record that could not be
-		// claimed: returned as read, with no lock and no write.
+		// claimed: returned as read, with no lock and no write. If the
+		// caller's token already owns it, this is a repeat of the caller's
+		// own claim (a retry after a lost reply): claimed again.
+		if prev.status != nil && *prev.status == 1 && string(prev.token) == req.Token {
+			res.Claimed = true
+			return res, nil
+		}
 		res.Record, err = prev.record()
 		if err != nil {
 			return idempotency.ClaimResult{}, err

@@ -11,6 +11,13 @@
 // else returns the existing record, response included, in the same reply. Get
 // is one HGETALL.
 //
+// go-redis re-sends a command after a network error or a read timeout
+// (Options.MaxRetries), so a script may run twice for one call. Claim is safe
+// to repeat: a live in-progress record that the caller's token already owns
+// is reported as claimed again, unchanged. A repeated Complete, Heartbeat or
+// Release whose first run took effect reports [idempotency.ErrLeaseLost]; the
+// record is as the first run left it.
+//
 // # Keys
 //
 // Each record is one Redis hash under the key

@@ -75,7 +75,7 @@ func MustNew(client redis.UniversalClient, cfg Config) *Store {
 }
 
 // Load loads the store's scripts into the Redis script cache (on every
-// master, for a cluster client), so that even the first call of each method
+// node, for a cluster client), so that even the first call of each method
 // is one EVALSHA. Calling it is optional: without it, the first call of each
 // script on a server falls back to EVAL once.
 func (s *Store) Load(ctx context.Context) error {

@@ -315,3 +315,33 @@ func TestCorruptRecord(t *testing.T) {
 		t.Errorf("Claim of a string key: got %v, want a WRONGTYPE error", err)
 	}
 }
+
+// TestClaimRepeatedToken: a claim repeated with the token that already owns
+// the record (a client library re-sending it after a lost reply) is won
+// again and changes nothing; another token is still refused.
+func TestClaimRepeatedToken(t *testing.T) {
+	s := newStore(t, newClient(t))
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Millisecond)
+	req := idempotency.ClaimRequest{Scope: "a", Key: "k", Token: "t1", Now: now, Lease: time.Minute, Retention: time.Hour}
+	if res, err := s.Claim(ctx, req); err != nil || !res.Claimed {
+		t.Fatalf("first Claim: %+v, %v", res, err)
+	}
+	again := req
+	again.Now = now.Add(time.Second)
+	if res, err := s.Claim(ctx, again); err != nil || !res.Claimed || res.TookOver {
+		t.Errorf("Claim repeated with the owner's token: got %+v, %v; want Claimed, not TookOver", res, err)
+	}
+	rec, err := s.Get(ctx, "a", "k", again.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Claims != 1 || !rec.LeaseExpires.Equal(now.Add(time.Minute)) {
+		t.Errorf("after a repeated claim: got Claims=%d LeaseExpires=%v, want 1 and %v (unchanged)", rec.Claims, rec.LeaseExpires, now.Add(time.Minute))
+	}
+	other := again
+	other.Token = "t2"
+	if res, err := s.Claim(ctx, other); err != nil || res.Claimed {
+		t.Errorf("Claim with another token: got %+v, %v; want refused", res, err)
+	}
+}

@@ -12,10 +12,16 @@ const (
 // Every script touches only KEYS[1]. Times are Unix milliseconds. A record is
 // live while now < ex; a lease is over once le < now.
 
-// claimScript: ARGV = now, token, fingerprint, lease end, expiry.
+// claimScript: ARGV = now, token, fingerprint, lease end, expiry. A live
+// in-progress record that token already owns is reported as claimed again,
+// unchanged, so that a claim the client library re-sends after a lost reply
+// does not lock its own caller out.
 var claimScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'st', 'le', 'ex')
+local f = redis.call('HMGET', KEYS[1], 'st', 'le', 'ex', 'tk')
+if f[1] == '1' and f[4] == ARGV[2] and f[3] and tonumber(f[3]) > now then
+  return {1}
+end
 if not f[1] or not f[3] or tonumber(f[3]) <= now then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'st', '1', 'tk', ARGV[2], 'fp', ARGV[3], 'le', ARGV[4], 'cl', '1', 'ca', ARGV[1], 'ex', ARGV[5])
