@@ -18,7 +18,7 @@ func ExampleNew() {
 		charges++
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"charge":%d}`, charges)
+		_, _ = fmt.Fprintf(w, `{"charge":%d}`, charges)
 	})
 	m := idempotency.MustNew(idempotency.Config{Store: memstore.New(), RequireKey: true})
 	h := m.Wrap(api)

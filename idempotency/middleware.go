@@ -303,7 +303,7 @@ func (m *Middleware) serveKeyed(w http.ResponseWriter, r *http.Request, next htt
 		remaining := rec.LeaseExpires.Sub(now)
 		waited := now.Sub(start)
 		if waited >= m.maxWait || ctx.Err() != nil {
-			var err error = ErrInProgress
+			err := ErrInProgress
 			if m.obs != nil {
 				err = &ConflictError{KeyHash: keyHash(scope, key), Remaining: remaining}
 			}

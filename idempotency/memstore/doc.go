@@ -1,6 +1,6 @@
 // Package memstore is an in-memory [idempotency.Store]: a mutex and a map.
 //
-// It is linearizable, honours the Now, Lease and Retention of every call
+// It is linearizable, honors the Now, Lease and Retention of every call
 // exactly, and loses everything when the process exits. Use it in tests and
 // in single-process services that can accept losing records on restart; use
 // boltstore, redisstore or pgstore where a record must survive a crash or be
