@@ -10,9 +10,9 @@
 #   package-names  no packages named util, utils, common, helpers or misc
 #   telemetry      OpenTelemetry and Prometheus are imported only under telemetry/
 #   core-imports   core packages import only the standard library,
-#                  golang.org/x/... and this module (their tests may also
-#                  import go-cmp and goleak); the edges listed in is_edge
-#                  may import anything
+#                  golang.org/x/... and this module (their tests, and
+#                  test-support packages named *test, may also import go-cmp
+#                  and goleak); the edges listed in is_edge may import anything
 #   todo-panics    no panic("TODO...") or panic("not implemented...")
 #   doc-go         every package directory has a doc.go
 set -euo pipefail
