@@ -37,9 +37,9 @@ func TestCrashLoop(t *testing.T) {
 	defer c.client.CloseIdleConnections()
 	rng := rand.New(rand.NewPCG(7, 7))
 
-	var keys []string            // every key sent so far
-	acked := map[string]reply{}  // first 2xx per key
-	frozen := map[string]int{}   // ledger count of keys completed at some kill
+	var keys []string           // every key sent so far
+	acked := map[string]reply{} // first 2xx per key
+	frozen := map[string]int{}  // ledger count of keys completed at some kill
 	var mu sync.Mutex
 	for cycle := range cycles + 1 {
 		last := cycle == cycles
