@@ -41,10 +41,11 @@ const (
 	DefaultReapBatch = 1000
 )
 
-// Store keeps idempotency records in one bbolt file. Every method runs in one
-// bbolt transaction; every transaction that writes is fsync'd before the
-// method returns, so a record a method reported as stored survives a crash of
-// the process (SIGKILL) or of the machine.
+// Store keeps idempotency records in one bbolt file. Every method is atomic:
+// what it reads and what it writes happen in one bbolt transaction (which
+// concurrent writes may share, see the package doc). A transaction that
+// writes is fsync'd before the method returns, so a record a method reported
+// as stored survives a crash of the process (SIGKILL) or of the machine.
 //
 // A Store is safe for concurrent use by many goroutines. A file can be open in
 // one Store, in one process, at a time: bbolt locks it. Create one with
@@ -194,7 +195,7 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.db.Path() }
 
 // Len reports how many records the file holds, expired ones not yet reaped
-// included.
+// included. It walks the records bucket: its cost grows with the file.
 func (s *Store) Len() (int, error) {
 	n := 0
 	err := s.view(context.Background(), func(tx *bolt.Tx) error {
