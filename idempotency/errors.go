@@ -8,7 +8,7 @@ import (
 	"github.com/keelhq/keel"
 )
 
-// Errors the middleware reports, in its events and through [StatusOf]. Each
+// Errors the middleware reports in its events. Each
 // is answered with a problem+json response (see the package documentation).
 var (
 	// ErrKeyMissing: a protected request had no key where one is required.

@@ -69,8 +69,8 @@ type queryPair struct{ key, value, raw string }
 // kind. CanonicalQuery(CanonicalQuery(q)) == CanonicalQuery(q). It is safe
 // for concurrent use.
 func CanonicalQuery(rawQuery string) string {
-	if rawQuery == "" {
-		return ""
+	if rawQuery == "" || isCanonical(rawQuery) {
+		return rawQuery
 	}
 	var stack [16]queryPair
 	pairs := stack[:0]
@@ -114,4 +114,32 @@ func CanonicalQuery(rawQuery string) string {
 		b.WriteString(url.QueryEscape(p.value))
 	}
 	return b.String()
+}
+
+// isCanonical reports whether q is already canonical in the simplest way:
+// non-empty pairs of unreserved characters with exactly one "=" each, in
+// key order. Unescaping and escaping such a query changes nothing.
+func isCanonical(q string) bool {
+	prev := ""
+	for part := range strings.SplitSeq(q, "&") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || part == "" || !unreserved(k) || !unreserved(v) || k < prev {
+			return false
+		}
+		prev = k
+	}
+	return true
+}
+
+// unreserved reports whether url.QueryEscape and url.QueryUnescape leave s
+// unchanged: only letters, digits and "-", ".", "_", "~".
+func unreserved(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -78,6 +78,11 @@ func FuzzCanonicalQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, q string, seed uint64) {
 		c := idempotency.CanonicalQuery(q)
+		// A trailing empty pair changes nothing but never takes the fast
+		// path for already-canonical queries: the two paths must agree.
+		if slow := idempotency.CanonicalQuery(q + "&"); slow != c {
+			t.Fatalf("CanonicalQuery(%q) = %q, but with a trailing & = %q", q, c, slow)
+		}
 		if again := idempotency.CanonicalQuery(c); again != c {
 			t.Fatalf("CanonicalQuery(%q) = %q, but CanonicalQuery of that = %q", q, c, again)
 		}
@@ -159,4 +164,10 @@ func FuzzAppendCanonical(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCanonicalQueryFastPathAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = idempotency.CanonicalQuery("a=1&b=x-y.z_~&b=0") }); n != 0 {
+		t.Errorf("CanonicalQuery of a canonical query: %v allocs, want 0", n)
+	}
 }
