@@ -269,6 +269,7 @@ func TestClaimInTx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = tx.Rollback(context.Background()) }() // unblocks the claimer if the test fails early
 	if res, err := s.WithTx(tx).Claim(ctx, req); err != nil || !res.Claimed {
 		t.Fatalf("Claim in tx: %+v, %v", res, err)
 	}
