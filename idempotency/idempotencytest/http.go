@@ -25,8 +25,8 @@ import (
 // without waiting; a replay is byte for byte; a reused key is refused; a
 // released outcome runs again; a heartbeat keeps a long handler's lease; a
 // lease that expires is taken over and the stale owner cannot overwrite the
-// new outcome; a failing store answers 503. Some scenarios wait for leases of
-// a few hundred milliseconds of real time.
+// new outcome; a failing store answers 503. Two scenarios wait for leases of
+// real time (about 2.5 s in all).
 func RunHTTP(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 	t.Helper()
 	tests := []struct {
@@ -267,13 +267,19 @@ func testReleasedHTTP(t *testing.T, s idempotency.Store) {
 }
 
 func testHeartbeatHTTP(t *testing.T, s idempotency.Store) {
+	started := make(chan struct{})
 	c := &counting{gate: make(chan struct{})}
-	const lease = 300 * time.Millisecond
-	h := middleware(t, idempotency.Config{Store: s, Lease: lease, HeartbeatInterval: 50 * time.Millisecond, Retention: time.Minute}, c)
+	const lease = time.Second
+	h := middleware(t, idempotency.Config{Store: s, Lease: lease, HeartbeatInterval: 100 * time.Millisecond, Retention: time.Minute},
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			c.ServeHTTP(w, r)
+		}))
 	key := unique("key")
 	done := make(chan *response)
 	go func() { done <- serve(h, post(key, "x")) }()
-	time.Sleep(2 * lease) // well past the first lease, renewed by heartbeats
+	<-started
+	time.Sleep(2 * lease) // twice the lease, renewed by heartbeats meanwhile
 	resp := serve(h, post(key, "x"))
 	close(c.gate)
 	first := <-done
@@ -286,12 +292,14 @@ func testHeartbeatHTTP(t *testing.T, s idempotency.Store) {
 }
 
 func testTakeoverHTTP(t *testing.T, s idempotency.Store) {
-	gate := make(chan struct{})
+	const lease = 200 * time.Millisecond
+	started, gate := make(chan struct{}), make(chan struct{})
 	var runs atomic.Int32
-	h := middleware(t, idempotency.Config{Store: s, Lease: 200 * time.Millisecond, HeartbeatInterval: -1, Retention: time.Minute},
+	h := middleware(t, idempotency.Config{Store: s, Lease: lease, HeartbeatInterval: -1, Retention: time.Minute},
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n := runs.Add(1)
 			if n == 1 {
+				close(started)
 				<-gate
 			}
 			w.WriteHeader(http.StatusCreated)
@@ -300,7 +308,8 @@ func testTakeoverHTTP(t *testing.T, s idempotency.Store) {
 	key := unique("key")
 	done := make(chan *response)
 	go func() { done <- serve(h, post(key, "x")) }()
-	time.Sleep(300 * time.Millisecond) // the lease ends without heartbeats
+	<-started
+	time.Sleep(lease + 100*time.Millisecond) // the lease ends without heartbeats
 	second := serve(h, post(key, "x"))
 	close(gate)
 	first := <-done
