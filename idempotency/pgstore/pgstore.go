@@ -104,7 +104,8 @@ func (s *Store) WithTx(tx pgx.Tx) *Store {
 }
 
 // Migrate creates the table and its expiry index if they do not exist. It is
-// safe to call on every start.
+// safe to call on every start, from any number of replicas at once: a
+// transaction-scoped advisory lock serializes concurrent migrations.
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.db.Exec(ctx, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)

@@ -460,3 +460,24 @@ func TestClaimRepeatedToken(t *testing.T) {
 		t.Errorf("Claim with another token: got %+v, %v; want refused", res, err)
 	}
 }
+
+// TestMigrateConcurrent: replicas that start together may all call Migrate
+// at once on a fresh database.
+func TestMigrateConcurrent(t *testing.T) {
+	pool := newPool(t, nil)
+	name := fmt.Sprintf("keeltest_migrate_%d", time.Now().UnixNano())
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+name) })
+	s := pgstore.MustNew(pool, pgstore.Config{Table: name})
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Migrate %d: %v", i, err)
+		}
+	}
+}

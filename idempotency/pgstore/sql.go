@@ -43,7 +43,11 @@ func buildStatements(table string) *statements {
 	}
 
 	return &statements{
-		migrate: `CREATE TABLE IF NOT EXISTS ` + t + ` (
+		// One simple-protocol query, so one implicit transaction: the
+		// advisory lock serializes replicas that migrate at the same time
+		// (CREATE … IF NOT EXISTS alone races on the catalog).
+		migrate: `SELECT pg_advisory_xact_lock(hashtext('keel.idempotency.migrate'));
+CREATE TABLE IF NOT EXISTS ` + t + ` (
 	scope            bytea       NOT NULL,
 	key              bytea       NOT NULL,
 	fingerprint      bytea       NOT NULL CHECK (length(fingerprint) = 32),
