@@ -417,3 +417,47 @@ func TestMustNewPanics(t *testing.T) {
 	}()
 	idempotency.MustNew(idempotency.Config{})
 }
+
+func TestReplayHeaders(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain")
+		h.Set("X-Request-Id", "abc")
+		h.Set("Set-Cookie", "s=1")
+		h["Link"] = []string{"</a>", "</b>"}
+		w.WriteHeader(http.StatusTeapot) // a 4xx: stored
+		w.WriteHeader(http.StatusOK)     // superfluous: ignored
+		_, _ = w.Write([]byte("body"))
+	})
+	tests := []struct {
+		name   string
+		replay []string
+		want   http.Header
+	}{
+		{"default allowlist", nil, http.Header{"Content-Type": {"text/plain"}, "Link": {"</a>", "</b>"}}},
+		{"custom allowlist", []string{"x-request-id"}, http.Header{"X-Request-Id": {"abc"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := wrap(t, idempotency.Config{ReplayHeaders: tt.replay}, handler)
+			first := do(h, request("POST", "k", "x"))
+			if first.Code != http.StatusTeapot || first.Header().Get("Set-Cookie") != "s=1" || first.Header().Get("X-Request-Id") != "abc" {
+				t.Errorf("first response: %d %v; want 418 with all the handler's headers", first.Code, first.Header())
+			}
+			w := do(h, request("POST", "k", "x"))
+			got := w.Header().Clone()
+			for _, added := range []string{"Idempotent-Replayed", "Idempotency-Retention", "Content-Length"} {
+				if got.Get(added) == "" {
+					t.Errorf("replay lacks %s", added)
+				}
+				got.Del(added)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("replayed headers (-want +got):\n%s", d)
+			}
+			if w.Code != http.StatusTeapot || w.Body.String() != "body" {
+				t.Errorf("replay: %d %q, want 418 \"body\"", w.Code, w.Body)
+			}
+		})
+	}
+}
