@@ -38,6 +38,7 @@ var (
 // [ErrKeyInvalid].
 type KeyError struct{ reason error }
 
+// Error says why the key is invalid.
 func (e *KeyError) Error() string { return "idempotency: key invalid: " + e.reason.Error() }
 
 // Is reports whether target is ErrKeyInvalid.
@@ -54,6 +55,7 @@ type ConflictError struct {
 	Remaining time.Duration
 }
 
+// Error names the key by its hash and says when the lease ends.
 func (e *ConflictError) Error() string {
 	return "idempotency: request in progress (key " + e.KeyHash + ", lease ends in " + e.Remaining.String() + ")"
 }
@@ -75,6 +77,7 @@ type StoreError struct {
 	Err error
 }
 
+// Error names the failed operation and the store's error.
 func (e *StoreError) Error() string { return "idempotency: store " + e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns the store's error.
