@@ -1,6 +1,7 @@
 package idempotency_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/idempotency"
+	"github.com/keelhq/keel/idempotency/memstore"
 )
 
 // gated is a handler whose n-th run (from 1) blocks until release[n] is
@@ -169,4 +171,88 @@ func TestHeartbeatKeepsLease(t *testing.T) {
 		}
 		synctest.Wait() // no heartbeat goroutine remains
 	})
+}
+
+func TestMismatchWhileInProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		g := &gated{release: map[int]chan struct{}{1: release}}
+		h, _ := wrap(t, idempotency.Config{MaxWait: time.Minute}, g)
+		first := async(h, request("POST", "k", "a"))
+		synctest.Wait()
+		// A different payload is refused at once, without waiting.
+		if w := do(h, request("POST", "k", "b")); w.Code != 422 {
+			t.Errorf("another payload while the first runs: status %d, want 422", w.Code)
+		}
+		close(release)
+		<-first
+	})
+}
+
+// flakyStore wraps a Store and fails some of its calls.
+type flakyStore struct {
+	idempotency.Store
+	heartbeatErr error
+	completeErr  error
+	heartbeats   atomic.Int32
+}
+
+func (s *flakyStore) Heartbeat(ctx context.Context, scope, key, token string, now time.Time, lease time.Duration) error {
+	s.heartbeats.Add(1)
+	if s.heartbeatErr != nil {
+		return s.heartbeatErr
+	}
+	return s.Store.Heartbeat(ctx, scope, key, token, now, lease)
+}
+
+func (s *flakyStore) Complete(ctx context.Context, scope, key, token string, now time.Time, resp idempotency.Response, retention time.Duration) error {
+	if s.completeErr != nil {
+		return s.completeErr
+	}
+	return s.Store.Complete(ctx, scope, key, token, now, resp, retention)
+}
+
+func TestStoreFailuresAfterTheClaim(t *testing.T) {
+	tests := []struct {
+		name           string
+		heartbeatErr   error
+		completeErr    error
+		wantEvents     []string
+		wantHeartbeats int32 // during 25s with a 10s lease (renewals every 3.33s)
+		wantStored     bool
+	}{
+		{"heartbeat fails", errStore, nil, []string{"acquired", "failure", "success"}, 7, true},
+		{"heartbeat finds the lease lost", idempotency.ErrLeaseLost, nil, []string{"acquired", "lease_lost", "success"}, 1, true},
+		{"complete fails", nil, errStore, []string{"acquired", "failure"}, 7, false},
+		{"complete finds the lease lost", nil, idempotency.ErrLeaseLost, []string{"acquired", "lease_lost"}, 7, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				mem := memstore.New()
+				st := &flakyStore{Store: mem, heartbeatErr: tt.heartbeatErr, completeErr: tt.completeErr}
+				obs := &events{}
+				release := make(chan struct{})
+				g := &gated{release: map[int]chan struct{}{1: release}}
+				h, _ := wrap(t, idempotency.Config{Store: st, Lease: 10 * time.Second, Observer: obs}, g)
+				first := async(h, request("POST", "k", "x"))
+				time.Sleep(25 * time.Second)
+				close(release)
+				w := <-first
+				if w.Code != 201 || w.Body.String() != "1" {
+					t.Errorf("the client's response: %d %q, want the handler's 201 \"1\" whatever the store did", w.Code, w.Body)
+				}
+				if d := cmp.Diff(tt.wantEvents, kinds(obs.take())); d != "" {
+					t.Errorf("events (-want +got):\n%s", d)
+				}
+				if got := st.heartbeats.Load(); got != tt.wantHeartbeats {
+					t.Errorf("heartbeats: got %d, want %d", got, tt.wantHeartbeats)
+				}
+				rec, err := mem.Get(t.Context(), "anonymous", "k", time.Now())
+				if stored := err == nil && rec.Status == idempotency.StatusCompleted; stored != tt.wantStored {
+					t.Errorf("record stored: got %v (%+v, %v), want %v", stored, rec, err, tt.wantStored)
+				}
+			})
+		})
+	}
 }
