@@ -15,6 +15,8 @@
 # collide with a system Redis or Postgres:
 #
 #   KEEL_REDIS_PORT     (default 6390)  redis-server, no persistence
+#   KEEL_REDIS_CLUSTER_PORTS (default "6481 6482 6483")  a three-master
+#                                       Redis Cluster, no persistence
 #   KEEL_POSTGRES_PORT  (default 5440)  a private cluster, superuser "keel",
 #                                       trust authentication, database "keel"
 #   KEEL_SERVICES_DIR   (default ${TMPDIR:-/tmp}/keel-services) data, sockets
@@ -32,7 +34,10 @@ pg_data="$dir/postgres/data"
 pg_sock="$dir/postgres/socket"
 pg_log="$dir/postgres/postgres.log"
 
+cluster_ports="${KEEL_REDIS_CLUSTER_PORTS:-6481 6482 6483}"
 redis_url="redis://127.0.0.1:${redis_port}/0"
+cluster_addrs="$(for p in $cluster_ports; do printf '127.0.0.1:%s,' "$p"; done)"
+cluster_addrs="${cluster_addrs%,}"
 pg_url="postgres://keel@127.0.0.1:${pg_port}/keel?sslmode=disable"
 
 log() { printf 'services.sh: %s\n' "$*" >&2; }
@@ -43,6 +48,7 @@ die() {
 
 print_env() {
 	printf 'export KEEL_REDIS_URL=%s\n' "$redis_url"
+	printf 'export KEEL_REDIS_CLUSTER_ADDRS=%s\n' "$cluster_addrs"
 	printf "export KEEL_POSTGRES_URL='%s'\n" "$pg_url"
 }
 
@@ -100,6 +106,65 @@ stop_redis() {
 	fi
 }
 
+cluster_ok() {
+	redis-cli -h 127.0.0.1 -p "${cluster_ports%% *}" cluster info 2>/dev/null | grep -q 'cluster_state:ok'
+}
+
+start_cluster() {
+	if cluster_ok; then
+		log "redis cluster already running on $cluster_addrs"
+		return
+	fi
+	local p i nodes=()
+	for p in $cluster_ports; do
+		nodes+=("127.0.0.1:$p")
+		if redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG; then
+			redis-cli -h 127.0.0.1 -p "$p" info cluster 2>/dev/null | grep -q 'cluster_enabled:1' ||
+				die "127.0.0.1:$p is taken by a Redis that is not a cluster node; set KEEL_REDIS_CLUSTER_PORTS"
+			continue
+		fi
+		mkdir -p "$dir/redis-cluster/$p"
+		redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+			--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+			--daemonize yes --dir "$dir/redis-cluster/$p" --pidfile "$dir/redis-cluster/$p/redis.pid" \
+			--logfile "$dir/redis-cluster/$p/redis.log" >/dev/null
+	done
+	for p in $cluster_ports; do
+		for i in $(seq 1 100); do
+			redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG && break
+			sleep 0.1
+		done
+	done
+	if ! redis-cli -h 127.0.0.1 -p "${cluster_ports%% *}" cluster info 2>/dev/null | grep -q 'cluster_slots_assigned:16384'; then
+		redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null ||
+			die "redis cluster create failed; see $dir/redis-cluster/*/redis.log"
+	fi
+	for i in $(seq 1 100); do
+		cluster_ok && {
+			log "redis cluster started on $cluster_addrs"
+			return
+		}
+		sleep 0.1
+	done
+	die "redis cluster did not reach cluster_state:ok; see $dir/redis-cluster/*/redis.log"
+}
+
+stop_cluster() {
+	local p stopped=
+	for p in $cluster_ports; do
+		if redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG; then
+			redis-cli -h 127.0.0.1 -p "$p" shutdown nosave >/dev/null 2>&1 || true
+			stopped=1
+		fi
+	done
+	# A cluster keeps its slot map in nodes.conf; without data (no
+	# persistence) the next start creates it afresh.
+	rm -rf "$dir/redis-cluster"
+	if [ -n "$stopped" ]; then
+		log "redis cluster stopped"
+	fi
+}
+
 start_postgres() {
 	local bin
 	bin="$(pg_bin)"
@@ -140,11 +205,13 @@ stop_postgres() {
 case "${1:-}" in
 start)
 	start_redis
+	start_cluster
 	start_postgres
 	print_env
 	;;
 stop)
 	stop_redis
+	stop_cluster
 	stop_postgres
 	;;
 env)
