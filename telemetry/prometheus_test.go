@@ -177,7 +177,10 @@ func TestPrometheusScrape(t *testing.T) {
 func TestPromtool(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not on PATH")
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool not on PATH; CI installs it with the Debian package prometheus")
+		}
+		t.Skip("promtool not on PATH (install the Debian package prometheus)")
 	}
 	live := filepath.Join(t.TempDir(), "scrape.txt")
 	if err := os.WriteFile(live, scrapeWorkload(t), 0o644); err != nil {
