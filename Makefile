@@ -16,7 +16,7 @@ COUNT = 5
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-12s %s\n", $$1, $$2 }' Makefile
 
-test: fmt-check vet lint vet-sh race fuzz-short bench-check ## everything CI runs: formatting, vet, lint, house rules, race tests, short fuzz
+test: fmt-check vet lint vet-sh race fuzz-short bench-check ## everything CI runs: gofmt, vet, lint, house rules, race tests, short fuzz, bench smoke
 	@echo "make test: all checks passed"
 
 test-short: ## quick tests: go test -short, no race detector
