@@ -208,12 +208,12 @@ func (m *Middleware) protects(method string) bool {
 func (m *Middleware) fingerprint(st *state, r *http.Request) (Fingerprint, problemKind, error) {
 	var fp Fingerprint
 	if r.ContentLength > m.maxBody {
-		return fp, probTooLarge, ErrRequestInvalid
+		return fp, probTooLarge, m.tooLarge()
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		_, err := st.body.ReadFrom(io.LimitReader(r.Body, m.maxBody+1))
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok || int64(st.body.Len()) > m.maxBody {
-			return fp, probTooLarge, ErrRequestInvalid
+			return fp, probTooLarge, m.tooLarge()
 		}
 		if err != nil {
 			return fp, probRequestInvalid, errors.Join(ErrRequestInvalid, err)
@@ -231,6 +231,17 @@ func (m *Middleware) fingerprint(st *state, r *http.Request) (Fingerprint, probl
 	st.hash.Write(st.body.Bytes())
 	copy(fp[:], st.hash.Sum(st.sum[:0]))
 	return fp, 0, nil
+}
+
+// tooLarge is the error of a body over the limit: ErrRequestInvalid joined
+// with an *http.MaxBytesError, so that callers can tell it from the other
+// invalid requests (keelhttp.StatusOf answers it with 413). It is built only
+// for the observer.
+func (m *Middleware) tooLarge() error {
+	if m.obs == nil {
+		return ErrRequestInvalid
+	}
+	return errors.Join(ErrRequestInvalid, &http.MaxBytesError{Limit: m.maxBody})
 }
 
 // Polling backoff while waiting for a request in progress.

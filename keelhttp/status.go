@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/idempotency"
 	"github.com/keelhq/keel/ratelimit"
 	"github.com/keelhq/keel/retry"
 	"github.com/keelhq/keel/timeout"
@@ -53,6 +54,24 @@ const (
 	FlagDeadline = "DT"
 	// FlagPanic (PANIC, Keel): the handler panicked. 500.
 	FlagPanic = "PANIC"
+	// FlagInvalidHeader (IH): the request's Idempotency-Key header was
+	// required and missing, or malformed (idempotency.ErrKeyMissing,
+	// idempotency.ErrKeyInvalid). 400.
+	FlagInvalidHeader = "IH"
+	// FlagRequestInvalid (IRI, Keel): the request cannot be made idempotent
+	// (idempotency.ErrRequestInvalid): its client scope could not be
+	// determined or its body not read (400), or its body is over the limit
+	// (413).
+	FlagRequestInvalid = "IRI"
+	// FlagKeyReused (IKR, Keel): the idempotency key was used before for a
+	// different request (idempotency.ErrKeyReused). 422.
+	FlagKeyReused = "IKR"
+	// FlagInProgress (IIP, Keel): a request with the same idempotency key is
+	// still being handled (idempotency.ErrInProgress). 409.
+	FlagInProgress = "IIP"
+	// FlagIdempotencyUnavailable (ISU, Keel): the idempotency store failed
+	// and the request was not processed (idempotency.ErrUnavailable). 503.
+	FlagIdempotencyUnavailable = "ISU"
 )
 
 // StatusClientClosedRequest (499, from nginx) is the status StatusOf gives
@@ -74,6 +93,12 @@ const StatusClientClosedRequest = 499
 //	    504 if the last attempt timed out, 503 (with its Retry-After) if it
 //	    was refused (breaker, bulkhead, rate limit, budget), failed to
 //	    connect, or the upstream answered 429 or 503; 502 otherwise
+//	idempotency.ErrKeyMissing, ErrKeyInvalid    400  -     IH
+//	idempotency.ErrRequestInvalid               400  -     IRI
+//	    413 when the error also wraps an *http.MaxBytesError (body too large)
+//	idempotency.ErrKeyReused                    422  -     IKR
+//	idempotency.ErrInProgress                   409  hint  IIP
+//	idempotency.ErrUnavailable                  503  hint  ISU
 //	timeout.ErrExceeded, context.DeadlineExceeded  504  -   UT
 //	ratelimit.ErrLimited                        429  hint  RL
 //	keel.ErrRejected (breaker open, bulkhead full, limits, budget)
@@ -84,17 +109,25 @@ const StatusClientClosedRequest = 499
 //	anything else                               500  -     ""
 //
 // "hint" is the error's keel.RetryAfter, rounded up to whole seconds and at
-// least one second; a Retry-After is returned only with 429 and 503.
-// Idempotency conflicts (409 and 422) will be added here with the
-// idempotency package.
+// least one second; a Retry-After is returned only with 409, 429 and 503.
+// The idempotency errors IIP and ISU always get one: one second when the
+// error carries no hint (as idempotency.Config.StoreRetryAfter defaults to).
+// The idempotency rules come before keel.ErrRejected, which an
+// *idempotency.ConflictError also matches. idempotency.Middleware writes its
+// own problems with the same statuses (ErrKeyReused as its
+// Config.MismatchStatus says); StatusOf serves handlers and gateways that
+// pass its errors on.
 func StatusOf(err error) (status int, retryAfter time.Duration, flag string) {
 	if err == nil {
 		return http.StatusOK, 0, FlagNone
 	}
 	status, flag = classify(err)
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusConflict:
 		if d, ok := keel.RetryAfter(err); ok {
 			retryAfter = roundUpSeconds(d)
+		} else if flag == FlagInProgress || flag == FlagIdempotencyUnavailable {
+			retryAfter = time.Second
 		}
 	}
 	return status, retryAfter, flag
@@ -122,6 +155,9 @@ func classify(err error) (int, string) {
 		}
 		return status, FlagRetriesExhausted
 	}
+	if status, flag, ok := classifyIdempotency(err); ok {
+		return status, flag
+	}
 	switch {
 	case errors.Is(err, timeout.ErrExceeded), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, FlagTimeout
@@ -141,6 +177,28 @@ func classify(err error) (int, string) {
 		return http.StatusGatewayTimeout, FlagTimeout
 	}
 	return http.StatusInternalServerError, FlagNone
+}
+
+// classifyIdempotency maps the errors of package idempotency. It runs
+// before the generic rules: an in-progress conflict also matches
+// keel.ErrRejected, and a store failure may wrap a deadline.
+func classifyIdempotency(err error) (int, string, bool) {
+	switch {
+	case errors.Is(err, idempotency.ErrKeyMissing), errors.Is(err, idempotency.ErrKeyInvalid):
+		return http.StatusBadRequest, FlagInvalidHeader, true
+	case errors.Is(err, idempotency.ErrRequestInvalid):
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return http.StatusRequestEntityTooLarge, FlagRequestInvalid, true
+		}
+		return http.StatusBadRequest, FlagRequestInvalid, true
+	case errors.Is(err, idempotency.ErrKeyReused):
+		return http.StatusUnprocessableEntity, FlagKeyReused, true
+	case errors.Is(err, idempotency.ErrInProgress):
+		return http.StatusConflict, FlagInProgress, true
+	case errors.Is(err, idempotency.ErrUnavailable):
+		return http.StatusServiceUnavailable, FlagIdempotencyUnavailable, true
+	}
+	return 0, "", false
 }
 
 // upstreamBusy reports whether err is a StatusError for a 429 or 503: the
@@ -272,6 +330,16 @@ func flagDetail(flag string) string {
 		return "the request's deadline passed"
 	case FlagPanic:
 		return "internal error"
+	case FlagInvalidHeader:
+		return "the Idempotency-Key header is missing or invalid"
+	case FlagRequestInvalid:
+		return "the request cannot be made idempotent"
+	case FlagKeyReused:
+		return "this Idempotency-Key was used for a different request; use a new key"
+	case FlagInProgress:
+		return "a request with this Idempotency-Key is still being processed; try again later"
+	case FlagIdempotencyUnavailable:
+		return "the request was not processed; retry with the same Idempotency-Key"
 	}
 	return ""
 }
