@@ -72,6 +72,9 @@ type Metrics struct {
 	abandoned       metric.Int64Counter
 	abandonedNow    metric.Int64UpDownCounter
 	transitions     metric.Int64Counter
+	replays         metric.Int64Counter
+	takeovers       metric.Int64Counter
+	leasesLost      metric.Int64Counter
 	breakerState    metric.Int64ObservableGauge
 	inFlight        metric.Int64ObservableGauge
 	queued          metric.Int64ObservableGauge
@@ -136,6 +139,9 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	m.timeouts = counter(MetricTimeouts, "{call}", "Timeouts that expired.")
 	m.abandoned = counter(MetricAbandoned, "{call}", "Calls a timeout returned from while the operation kept running.")
 	m.transitions = counter(MetricTransitions, "{transition}", "Circuit breaker state changes.")
+	m.replays = counter(MetricReplays, "{request}", "Requests answered with a stored response instead of running the handler.")
+	m.takeovers = counter(MetricTakeovers, "{request}", "Idempotency records taken over after their owner's lease expired.")
+	m.leasesLost = counter(MetricLeasesLost, "{request}", "Idempotency handlers whose lease was lost, so their outcome was not stored.")
 	var err error
 	m.abandonedNow, err = meter.Int64UpDownCounter(MetricAbandonedRunning, metric.WithUnit("{call}"),
 		metric.WithDescription("Abandoned operations still running."))
@@ -221,6 +227,12 @@ func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
 		m.abandonedNow.Add(ctx, -1, s.plainAdd...)
 	case keel.EventFallback:
 		m.fallbacks.Add(ctx, 1, s.plainAdd...)
+	case keel.EventReplayed:
+		m.replays.Add(ctx, 1, s.plainAdd...)
+	case keel.EventTakeover:
+		m.takeovers.Add(ctx, 1, s.plainAdd...)
+	case keel.EventLeaseLost:
+		m.leasesLost.Add(ctx, 1, s.plainAdd...)
 	case keel.EventStateChange:
 		m.transitions.Add(ctx, 1, s.transition(seriesKey{e.Policy, e.Name}, e.From, e.To)...)
 		if st, ok := parseState(e.To); ok {

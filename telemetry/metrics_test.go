@@ -138,6 +138,41 @@ func TestMetricsObserve(t *testing.T) {
 			want:   map[string]float64{"keel.name=f,keel.policy=fallback": 1},
 		},
 		{
+			name: "idempotency rejections by reason",
+			events: []keel.Event{
+				with(ev(keel.EventRejected, "idempotency", "orders"), func(e *keel.Event) { e.Reason = keel.ReasonInProgress }),
+				with(ev(keel.EventRejected, "idempotency", "orders"), func(e *keel.Event) { e.Reason = keel.ReasonKeyReused }),
+				with(ev(keel.EventRejected, "idempotency", "orders"), func(e *keel.Event) { e.Reason = keel.ReasonInvalid }),
+			},
+			metric: telemetry.MetricRejections,
+			want: map[string]float64{
+				"keel.name=orders,keel.policy=idempotency,keel.reason=in_progress": 1,
+				"keel.name=orders,keel.policy=idempotency,keel.reason=key_reused":  1,
+				"keel.name=orders,keel.policy=idempotency,keel.reason=invalid":     1,
+			},
+		},
+		{
+			name:   "idempotency replays",
+			events: []keel.Event{ev(keel.EventReplayed, "idempotency", "orders"), ev(keel.EventReplayed, "idempotency", "orders")},
+			metric: telemetry.MetricReplays,
+			want:   map[string]float64{"keel.name=orders,keel.policy=idempotency": 2},
+		},
+		{
+			name:   "idempotency takeovers",
+			events: []keel.Event{with(ev(keel.EventTakeover, "idempotency", "orders"), func(e *keel.Event) { e.Attempt = 2 })},
+			metric: telemetry.MetricTakeovers,
+			want:   map[string]float64{"keel.name=orders,keel.policy=idempotency": 1},
+		},
+		{
+			name:   "idempotency leases lost",
+			events: []keel.Event{ev(keel.EventLeaseLost, "idempotency", "orders"), ev(keel.EventLeaseLost, "idempotency", "orders"), ev(keel.EventLeaseLost, "idempotency", "")},
+			metric: telemetry.MetricLeasesLost,
+			want: map[string]float64{
+				"keel.name=orders,keel.policy=idempotency": 2,
+				"keel.name=,keel.policy=idempotency":       1,
+			},
+		},
+		{
 			name:   "timeouts",
 			events: []keel.Event{ev(keel.EventTimeout, "timeout", "t"), ev(keel.EventTimeout, "timeout", "t")},
 			metric: telemetry.MetricTimeouts,

@@ -47,6 +47,18 @@ const (
 	// MetricTransitions: circuit breaker state changes (EventStateChange), by
 	// keel.policy, keel.name, keel.from and keel.to.
 	MetricTransitions = "keel.breaker.transitions"
+	// MetricReplays: requests an idempotency layer answered with a stored
+	// response instead of running the handler (EventReplayed), by
+	// keel.policy and keel.name.
+	MetricReplays = "keel.idempotency.replays"
+	// MetricTakeovers: records an idempotency layer took over after their
+	// owner's lease expired, so the handler ran again (EventTakeover), by
+	// keel.policy and keel.name.
+	MetricTakeovers = "keel.idempotency.takeovers"
+	// MetricLeasesLost: handlers of an idempotency layer that found their
+	// lease taken over or their record gone, so their outcome was not stored
+	// (EventLeaseLost), by keel.policy and keel.name.
+	MetricLeasesLost = "keel.idempotency.leases_lost"
 	// MetricBreakerState: an observable gauge, 1 for a breaker's current state
 	// and 0 for each other state, by keel.name and keel.state.
 	MetricBreakerState = "keel.breaker.state"
@@ -68,7 +80,7 @@ const (
 	// "permanent".
 	AttrOutcome attribute.Key = "keel.outcome"
 	// AttrReason is keel.Reason.String(): "circuit_open", "bulkhead_full",
-	// "budget", …
+	// "budget", "in_progress", "key_reused", "invalid", …
 	AttrReason attribute.Key = "keel.reason"
 	// AttrState is a breaker state: "closed", "open", "half_open",
 	// "disabled", "forced_open", "metrics_only".

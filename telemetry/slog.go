@@ -147,6 +147,12 @@ func (l *Logs) Observe(ctx context.Context, e keel.Event) {
 		attrs = append(attrs, slog.String(string(AttrFrom), e.From), slog.String(string(AttrTo), e.To))
 	case keel.EventTimeout, keel.EventAbandoned, keel.EventAbandonedExit, keel.EventAcquired:
 		attrs = append(attrs, slog.Duration(string(AttrDuration), e.Duration))
+	case keel.EventTakeover:
+		attrs = append(attrs, slog.Int(string(AttrAttempt), e.Attempt))
+	case keel.EventLeaseLost:
+		if e.Duration > 0 {
+			attrs = append(attrs, slog.Duration(string(AttrDuration), e.Duration))
+		}
 	}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String(string(AttrError), e.Err.Error()))
@@ -156,7 +162,8 @@ func (l *Logs) Observe(ctx context.Context, e keel.Event) {
 
 func logLevel(e keel.Event) (slog.Level, bool) {
 	switch e.Kind {
-	case keel.EventRejected, keel.EventExhausted, keel.EventTimeout, keel.EventAbandoned:
+	case keel.EventRejected, keel.EventExhausted, keel.EventTimeout, keel.EventAbandoned,
+		keel.EventTakeover, keel.EventLeaseLost:
 		return slog.LevelWarn, true
 	case keel.EventStateChange:
 		if e.To == "open" || e.To == "forced_open" {
@@ -165,7 +172,7 @@ func logLevel(e keel.Event) (slog.Level, bool) {
 		return slog.LevelInfo, true
 	case keel.EventRetry, keel.EventFallback, keel.EventAbandonedExit:
 		return slog.LevelInfo, true
-	case keel.EventAttempt, keel.EventSuccess, keel.EventFailure:
+	case keel.EventAttempt, keel.EventSuccess, keel.EventFailure, keel.EventReplayed:
 		return slog.LevelDebug, true
 	case keel.EventAcquired:
 		return slog.LevelDebug, e.Duration > 0
@@ -181,10 +188,4 @@ func logMessage(k keel.EventKind) string {
 	return "keel: " + k.String()
 }
 
-var logMessages = func() []string {
-	names := make([]string, keel.EventFallback+1)
-	for k := keel.EventSuccess; k <= keel.EventFallback; k++ {
-		names[k] = "keel: " + k.String()
-	}
-	return names
-}()
+var logMessages = kindNames("keel: ")

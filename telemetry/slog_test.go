@@ -107,6 +107,16 @@ func TestLogs(t *testing.T) {
 			map[string]any{"level": "DEBUG", "msg": "keel: acquired", "keel.policy": "bulkhead", "keel.duration": 7.0}},
 		{"acquired without wait", keel.Event{Kind: keel.EventAcquired, Policy: "bulkhead"}, nil},
 		{"released", keel.Event{Kind: keel.EventReleased, Policy: "bulkhead"}, nil},
+		{"replayed", keel.Event{Kind: keel.EventReplayed, Policy: "idempotency", Name: "orders"},
+			map[string]any{"level": "DEBUG", "msg": "keel: replayed", "keel.policy": "idempotency", "keel.name": "orders"}},
+		{"takeover", keel.Event{Kind: keel.EventTakeover, Policy: "idempotency", Attempt: 2, Err: errBoom},
+			map[string]any{"level": "WARN", "msg": "keel: takeover", "keel.policy": "idempotency", "keel.attempt": 2.0, "keel.error": "boom"}},
+		{"lease lost after the handler ran", keel.Event{Kind: keel.EventLeaseLost, Policy: "idempotency", Duration: 9, Err: errBoom},
+			map[string]any{"level": "WARN", "msg": "keel: lease_lost", "keel.policy": "idempotency", "keel.duration": 9.0, "keel.error": "boom"}},
+		{"lease lost by a heartbeat", keel.Event{Kind: keel.EventLeaseLost, Policy: "idempotency"},
+			map[string]any{"level": "WARN", "msg": "keel: lease_lost", "keel.policy": "idempotency"}},
+		{"rejected: key reused", keel.Event{Kind: keel.EventRejected, Policy: "idempotency", Reason: keel.ReasonKeyReused},
+			map[string]any{"level": "WARN", "msg": "keel: rejected", "keel.policy": "idempotency", "keel.reason": "key_reused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

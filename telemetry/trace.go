@@ -187,7 +187,13 @@ func (t *Tracing) Observe(ctx context.Context, e keel.Event) {
 		attrs = append(attrs, AttrFrom.String(e.From), AttrTo.String(e.To))
 	case keel.EventTimeout, keel.EventAbandoned, keel.EventAbandonedExit:
 		attrs = append(attrs, AttrDuration.Float64(e.Duration.Seconds()))
-	case keel.EventFallback:
+	case keel.EventFallback, keel.EventReplayed:
+	case keel.EventTakeover:
+		attrs = append(attrs, AttrAttempt.Int(e.Attempt))
+	case keel.EventLeaseLost:
+		if e.Duration > 0 {
+			attrs = append(attrs, AttrDuration.Float64(e.Duration.Seconds()))
+		}
 	case keel.EventAcquired:
 		if e.Duration <= 0 {
 			return
@@ -215,13 +221,19 @@ func spanEventName(k keel.EventKind) string {
 	return "keel." + k.String()
 }
 
-var spanEventNames = func() []string {
-	names := make([]string, keel.EventFallback+1)
-	for k := keel.EventSuccess; k <= keel.EventFallback; k++ {
-		names[k] = "keel." + k.String()
+var spanEventNames = kindNames("keel.")
+
+// kindNames returns prefix followed by the name of each event kind keel
+// knows, indexed by kind, so that logging or tracing an event builds no
+// string. It stops at the first kind keel calls "unknown", so kinds added to
+// keel are named without a change here.
+func kindNames(prefix string) []string {
+	names := []string{""}
+	for k := keel.EventSuccess; k != 0 && k.String() != "unknown"; k++ {
+		names = append(names, prefix+k.String())
 	}
 	return names
-}()
+}
 
 // appendRejection adds the reason, and for a breaker its state, when err is a
 // rejection by a breaker or bulkhead.

@@ -248,3 +248,44 @@ func TestTracingAttributesAndNoSpan(t *testing.T) {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
 }
+
+// The idempotency middleware's events become span events named after their
+// kind, with their own attributes.
+func TestTracingIdempotencyEvents(t *testing.T) {
+	tr, exp := newTracing(t, "orders")
+	errLost := errors.New("lease lost")
+	err := tr.Do(context.Background(), func(ctx context.Context) error {
+		tr.Observe(ctx, keel.Event{Kind: keel.EventTakeover, Policy: "idempotency", Name: "orders", Attempt: 2})
+		tr.Observe(ctx, keel.Event{Kind: keel.EventLeaseLost, Policy: "idempotency", Name: "orders", Err: errLost})
+		tr.Observe(ctx, keel.Event{Kind: keel.EventReplayed, Policy: "idempotency", Name: "orders"})
+		tr.Observe(ctx, keel.Event{Kind: keel.EventRejected, Policy: "idempotency", Name: "orders", Reason: keel.ReasonInProgress})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := exp.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("spans: got %d, want 1", len(spans))
+	}
+	var got []spanEvent
+	for _, name := range []string{"keel.takeover", "keel.lease_lost", "keel.replayed", "keel.rejected"} {
+		got = append(got, eventsNamed(spans[0].Events, name)...)
+	}
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{"keel.policy": "idempotency", "keel.name": "orders"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	want := []spanEvent{
+		{"keel.takeover", base("keel.attempt", "2")},
+		{"keel.lease_lost", base("keel.error", "lease lost")},
+		{"keel.replayed", base()},
+		{"keel.rejected", base("keel.reason", "in_progress")},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("span events (-want +got):\n%s", diff)
+	}
+}
