@@ -7,6 +7,8 @@
 // shared between replicas.
 //
 // Expired records are invisible at once (Get and Claim compare times on every
-// call) but take memory until [Store.Reap] deletes them; call Reap now and
-// then (for example every minute) in a long-running process.
+// call) but take memory until [Store.Reap] deletes them. In a long-running
+// process, either call Reap now and then (for example every minute) or let
+// the Store do it: New(WithReaper(time.Minute, 0)) starts a background
+// reaper that the Store owns and [Store.Close] stops and waits for.
 package memstore

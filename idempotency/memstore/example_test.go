@@ -30,3 +30,17 @@ func ExampleNew() {
 	// claimed: false stored: completed 201 ok
 	// reaped: 1
 }
+
+// A Store for a long-running process deletes its expired records in the
+// background; Close stops the reaper and waits for it.
+func ExampleWithReaper() {
+	s := memstore.New(memstore.WithReaper(time.Minute, 0))
+	defer s.Close()
+
+	ctx := context.Background()
+	res, _ := s.Claim(ctx, idempotency.ClaimRequest{Scope: "tenant-1", Key: "order-1", Token: "t1",
+		Now: time.Now(), Lease: 30 * time.Second, Retention: 24 * time.Hour})
+	fmt.Println("claimed:", res.Claimed, "records:", s.Len())
+	// Output:
+	// claimed: true records: 1
+}

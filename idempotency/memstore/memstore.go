@@ -13,7 +13,8 @@ import (
 var _ idempotency.Store = (*Store)(nil)
 
 // Store keeps idempotency records in memory. The zero Store is empty and
-// ready to use; [New] returns one too. A Store is safe for concurrent use and
+// ready to use, without a background reaper; [New] returns one too, with a
+// reaper when asked ([WithReaper]). A Store is safe for concurrent use and
 // must not be copied after first use.
 //
 // The Response of a record a Store returns is shared with the Store and with
@@ -22,6 +23,11 @@ var _ idempotency.Store = (*Store)(nil)
 type Store struct {
 	mu   sync.Mutex
 	recs map[recordKey]*entry
+
+	// The reaper, owned by the Store: nil when it is off.
+	stop      context.CancelFunc
+	reaped    chan struct{}
+	closeOnce sync.Once
 }
 
 type recordKey struct{ scope, key string }
@@ -31,8 +37,89 @@ type entry struct {
 	token string
 }
 
-// New returns an empty Store.
-func New() *Store { return &Store{} }
+// DefaultReapBatch is how many records the background reaper deletes per
+// Reap call unless [WithReaper] says otherwise.
+const DefaultReapBatch = 1000
+
+// maxReapRounds bounds the Reap calls of one tick of the background reaper,
+// so that a huge backlog is deleted over several ticks.
+const maxReapRounds = 100
+
+// Option configures a Store at [New].
+type Option func(*options)
+
+type options struct {
+	interval time.Duration
+	batch    int
+}
+
+// WithReaper starts a background reaper that, every interval, deletes expired
+// records ([Store.Reap] at time.Now, batch records per call, taking the lock
+// once per call) until a call finds fewer than batch, or for at most 100
+// calls. It runs until [Store.Close]. batch ≤ 0 means [DefaultReapBatch];
+// interval ≤ 0 means no reaper. Without a reaper nothing is deleted unless
+// the caller calls Reap; expired records are invisible either way.
+func WithReaper(interval time.Duration, batch int) Option {
+	return func(o *options) {
+		o.interval = interval
+		o.batch = batch
+		if o.batch <= 0 {
+			o.batch = DefaultReapBatch
+		}
+	}
+}
+
+// New returns an empty Store. With [WithReaper] it also starts the
+// background reaper; call [Store.Close] to stop it.
+func New(opts ...Option) *Store {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Store{}
+	if o.interval > 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		s.stop = stop
+		s.reaped = make(chan struct{})
+		go s.reapLoop(ctx, o.interval, o.batch)
+	}
+	return s
+}
+
+// Close stops the background reaper and waits for it to return. It is safe
+// to call more than once, and on a Store without a reaper, where it does
+// nothing. The Store stays usable after Close: only the reaper stops. It
+// always returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.reaped
+		}
+	})
+	return nil
+}
+
+// reapLoop is the background reaper. Close cancels ctx and waits for reaped
+// to be closed.
+func (s *Store) reapLoop(ctx context.Context, interval time.Duration, batch int) {
+	defer close(s.reaped)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for range maxReapRounds {
+			n, err := s.Reap(ctx, time.Now(), batch)
+			if err != nil || n < batch {
+				break
+			}
+		}
+	}
+}
 
 // live reports whether a record that expires at exp still exists at now: it
 // exists strictly before its expiry time.
