@@ -23,6 +23,7 @@ func (m *Middleware) execute(w http.ResponseWriter, r *http.Request, next http.H
 	bg := context.WithoutCancel(ctx)
 	hb := m.startHeartbeat(bg, scope, key, token)
 	st.rec.reset(w, m.maxResp)
+	claim := m.newClaim(ctx, scope, key, token, &st.rec)
 	start := time.Now()
 	finished := false
 	defer func() {
@@ -30,7 +31,14 @@ func (m *Middleware) execute(w http.ResponseWriter, r *http.Request, next http.H
 			return
 		}
 		// next panicked; the panic continues once the record is settled.
+		claim.rec = nil
 		hbErr := hb.stop()
+		if claim.completed {
+			// The handler completed the record before it panicked.
+			m.reportHeartbeat(ctx, scope, key, ignoreLeaseLost(hbErr))
+			m.emit(ctx, keel.Event{Kind: keel.EventSuccess, Duration: time.Since(start)})
+			return
+		}
 		m.reportHeartbeat(ctx, scope, key, hbErr)
 		if m.persistence.Stores(0) {
 			m.complete(ctx, bg, scope, key, token, Response{Status: http.StatusInternalServerError,
@@ -39,12 +47,23 @@ func (m *Middleware) execute(w http.ResponseWriter, r *http.Request, next http.H
 			m.release(ctx, bg, scope, key, token)
 		}
 	}()
-	next.ServeHTTP(&st.rec, r)
+	next.ServeHTTP(&st.rec, r.WithContext(claim))
 	finished = true
+	claim.rec = nil
 	hbErr := hb.stop()
+	rw := &st.rec
+	if claim.completed {
+		// A heartbeat that ran after the handler's transaction completed
+		// the record finds it completed: its lease is gone, as it should be.
+		m.reportHeartbeat(ctx, scope, key, ignoreLeaseLost(hbErr))
+		m.emit(ctx, keel.Event{Kind: keel.EventSuccess, Duration: time.Since(start)})
+		if !rw.spilled {
+			m.writeRecorded(w, rw, claim.snapCode, rw.body.Bytes()[:claim.snapLen], true)
+		}
+		return
+	}
 	m.reportHeartbeat(ctx, scope, key, hbErr)
 
-	rw := &st.rec
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
@@ -66,6 +85,11 @@ func (m *Middleware) execute(w http.ResponseWriter, r *http.Request, next http.H
 	if rw.spilled {
 		return
 	}
+	m.writeRecorded(w, rw, status, rw.body.Bytes(), stored)
+}
+
+// writeRecorded sends the buffered response to the client.
+func (m *Middleware) writeRecorded(w http.ResponseWriter, rw *recorder, status int, body []byte, stored bool) {
 	dst := w.Header()
 	for k, v := range rw.header {
 		dst[k] = v
@@ -74,9 +98,17 @@ func (m *Middleware) execute(w http.ResponseWriter, r *http.Request, next http.H
 		dst["Idempotency-Retention"] = m.retentionVal
 	}
 	w.WriteHeader(status)
-	if rw.body.Len() > 0 {
-		_, _ = w.Write(rw.body.Bytes())
+	if len(body) > 0 {
+		_, _ = w.Write(body)
 	}
+}
+
+// ignoreLeaseLost drops ErrLeaseLost from a heartbeat's error.
+func ignoreLeaseLost(err error) error {
+	if errors.Is(err, ErrLeaseLost) {
+		return nil
+	}
+	return err
 }
 
 var panicBody = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}` + "\n")
