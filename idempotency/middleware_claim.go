@@ -115,6 +115,25 @@ func (c Claim) Response() (Response, error) {
 	return Response{Status: status, Header: h, Body: body[:len(body):len(body)]}, nil
 }
 
+// ResetResponse discards the response the handler has written so far
+// (status, headers and body), so that it can write another one: for example
+// an error, after the transaction that was to complete the record with the
+// first one rolled back. It fails with [ErrNotStorable] when the response was
+// flushed or is over Config.MaxResponseBytes (part of it has gone to the
+// client), and after the handler returned.
+func (c Claim) ResetResponse() error {
+	rw := c.c.rec
+	switch {
+	case rw == nil:
+		return errors.New("idempotency: Claim.ResetResponse called after the handler returned")
+	case rw.spilled:
+		return ErrNotStorable
+	}
+	rw.reset(rw.w, rw.max)
+	c.c.snapped = false
+	return nil
+}
+
 // MarkCompleted tells the middleware that the handler completed the record
 // itself, with the response [Claim.Response] last returned, and that the
 // completion has committed. The middleware then neither completes nor
@@ -122,8 +141,9 @@ func (c Claim) Response() (Response, error) {
 // body as Response returned them; anything written after that call is not
 // sent), so that the client and every replay see the same bytes. Call it
 // only after the transaction that completed the record committed; if it
-// rolled back, do not call it, and the middleware stores or releases the
-// handler's response as Config.Persistence says. MarkCompleted without an
+// rolled back, do not call it: write the response the client should get
+// instead (after [Claim.ResetResponse]), and the middleware stores or releases
+// it as Config.Persistence says. MarkCompleted without an
 // earlier Response marks the response written so far.
 func (c Claim) MarkCompleted() {
 	if c.c.rec == nil {

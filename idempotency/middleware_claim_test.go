@@ -282,3 +282,26 @@ func ExampleClaimFromContext() {
 	// 201 {"order":7} replayed: false
 	// 201 {"order":7} replayed: true
 }
+
+func TestClaimResetResponse(t *testing.T) {
+	h, _ := wrap(t, idempotency.Config{Unscoped: true}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claim, _ := idempotency.ClaimFromContext(r.Context())
+		w.Header().Set("Location", "/orders/7")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"order":7}`)
+		if err := claim.ResetResponse(); err != nil {
+			t.Errorf("ResetResponse: %v", err)
+		}
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+	}))
+	w := do(h, request(http.MethodPost, "k1", "{}"))
+	if got, want := w.Code, http.StatusServiceUnavailable; got != want {
+		t.Errorf("status: got %d, want %d", got, want)
+	}
+	if got, want := w.Body.String(), "try again\n"; got != want {
+		t.Errorf("body: got %q, want %q", got, want)
+	}
+	if got := w.Header().Get("Location"); got != "" {
+		t.Errorf("Location: got %q, want the discarded header gone", got)
+	}
+}
