@@ -272,18 +272,18 @@ func TestTracingIdempotencyEvents(t *testing.T) {
 	for _, name := range []string{"keel.takeover", "keel.lease_lost", "keel.replayed", "keel.rejected"} {
 		got = append(got, eventsNamed(spans[0].Events, name)...)
 	}
-	base := func(kv ...string) map[string]string {
+	base := func(extra map[string]string) map[string]string {
 		m := map[string]string{"keel.policy": "idempotency", "keel.name": "orders"}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
+		for k, v := range extra {
+			m[k] = v
 		}
 		return m
 	}
 	want := []spanEvent{
-		{"keel.takeover", base("keel.attempt", "2")},
-		{"keel.lease_lost", base("keel.error", "lease lost")},
-		{"keel.replayed", base()},
-		{"keel.rejected", base("keel.reason", "in_progress")},
+		{"keel.takeover", base(map[string]string{"keel.attempt": "2"})},
+		{"keel.lease_lost", base(map[string]string{"keel.error": "lease lost"})},
+		{"keel.replayed", base(nil)},
+		{"keel.rejected", base(map[string]string{"keel.reason": "in_progress"})},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("span events (-want +got):\n%s", diff)

@@ -35,7 +35,7 @@ func ExampleNew() {
 // background; Close stops the reaper and waits for it.
 func ExampleWithReaper() {
 	s := memstore.New(memstore.WithReaper(time.Minute, 0))
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 
 	ctx := context.Background()
 	res, _ := s.Claim(ctx, idempotency.ClaimRequest{Scope: "tenant-1", Key: "order-1", Token: "t1",

@@ -29,7 +29,7 @@ func claim(t *testing.T, s *memstore.Store, prefix string, n int, retention time
 func TestReaper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := memstore.New(memstore.WithReaper(time.Minute, 100))
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		claim(t, s, "short", 250, 30*time.Second) // more than two batches
 		claim(t, s, "long", 10, time.Hour)
 

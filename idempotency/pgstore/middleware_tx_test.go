@@ -69,7 +69,7 @@ func (h *ordersHandler) orderInTx(ctx context.Context, w http.ResponseWriter, cl
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", fmt.Sprintf("/orders/%d", id))
 	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, "{\"id\":%d,\"run\":%d,\"note\":\"caf\u00e9 \\u0000\"}\n", id, run)
+	_, _ = fmt.Fprintf(w, "{\"id\":%d,\"run\":%d,\"note\":\"caf\u00e9 \\u0000\"}\n", id, run)
 	resp, err := claim.Response()
 	if err != nil {
 		return err
