@@ -369,6 +369,10 @@ func testObserveAllocs(t *testing.T, local bool) {
 		{Kind: keel.EventStateChange, Policy: "breaker", Name: "db", From: "closed", To: "open"},
 		{Kind: keel.EventTimeout, Policy: "timeout", Name: "db"},
 		{Kind: keel.EventFallback, Policy: "fallback", Name: "db"},
+		{Kind: keel.EventReplayed, Policy: "idempotency", Name: "orders"},
+		{Kind: keel.EventTakeover, Policy: "idempotency", Name: "orders", Attempt: 2},
+		{Kind: keel.EventLeaseLost, Policy: "idempotency", Name: "orders"},
+		{Kind: keel.EventRejected, Policy: "idempotency", Name: "orders", Reason: keel.ReasonKeyReused},
 	}
 	for _, e := range events {
 		m.Observe(ctx, e) // the first event of each instance builds its attribute sets
