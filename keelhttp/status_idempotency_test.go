@@ -197,3 +197,31 @@ type failingStore struct{ idempotency.Store }
 func (failingStore) Claim(context.Context, idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
 	return idempotency.ClaimResult{}, errors.New("connection refused")
 }
+
+// BenchmarkStatusOf measures the mapping for an error matched by the
+// idempotency rules and for two that pass through them (a deadline, and one
+// that matches no rule).
+func BenchmarkStatusOf(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		err  error
+	}{
+		{"deadline", fmt.Errorf("get: %w", context.DeadlineExceeded)},
+		{"in progress", &idempotency.ConflictError{KeyHash: "0123456789abcdef", Remaining: time.Second}},
+		{"other", errors.New("boom")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _, _ = keelhttp.StatusOf(bc.err)
+			}
+		})
+	}
+}
+
+func TestStatusOfAllocs(t *testing.T) {
+	err := error(&idempotency.ConflictError{KeyHash: "0123456789abcdef", Remaining: time.Second})
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = keelhttp.StatusOf(err) }); n != 0 {
+		t.Errorf("StatusOf(*ConflictError): got %v allocs, want 0", n)
+	}
+}
