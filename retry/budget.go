@@ -25,8 +25,8 @@ type BudgetConfig struct {
 	// MinPerSecond floor allows retries. It must be finite.
 	Ratio float64
 	// TTL is how long a request's credit lasts: the window over which
-	// requests and retries are counted. Zero means 10s. It must not be
-	// negative. The window moves in steps of TTL/10.
+	// requests and retries are counted. Zero means 10s. It must be between
+	// 0 and MaxBudgetTTL (a day). The window moves in steps of TTL/10.
 	TTL time.Duration
 	// MinPerSecond is the floor: this many retries per second are allowed
 	// however few requests there were, so a quiet service can still retry.
@@ -41,9 +41,15 @@ func (c BudgetConfig) Validate() error {
 		return fmt.Errorf("retry: BudgetConfig.Ratio is not finite (%v)", c.Ratio)
 	case c.TTL < 0:
 		return fmt.Errorf("retry: BudgetConfig.TTL is negative (%v)", c.TTL)
+	case c.TTL > MaxBudgetTTL:
+		return fmt.Errorf("retry: BudgetConfig.TTL %v is longer than MaxBudgetTTL (%v)", c.TTL, MaxBudgetTTL)
 	}
 	return nil
 }
+
+// MaxBudgetTTL is the longest budget window BudgetConfig accepts. Credit kept
+// for longer than a day would let a burst of retries follow a long-gone peak.
+const MaxBudgetTTL = 24 * time.Hour
 
 // Number of time slices in a budget's window, and how often (in deposits) a
 // deposit samples the clock.

@@ -23,6 +23,8 @@ func TestBudgetConfigValidate(t *testing.T) {
 		{retry.BudgetConfig{Ratio: math.NaN()}, "retry: BudgetConfig.Ratio is not finite (NaN)"},
 		{retry.BudgetConfig{Ratio: math.Inf(1)}, "retry: BudgetConfig.Ratio is not finite (+Inf)"},
 		{retry.BudgetConfig{TTL: -time.Second}, "retry: BudgetConfig.TTL is negative (-1s)"},
+		{retry.BudgetConfig{TTL: retry.MaxBudgetTTL}, ""},
+		{retry.BudgetConfig{TTL: 25 * time.Hour}, "retry: BudgetConfig.TTL 25h0m0s is longer than MaxBudgetTTL (24h0m0s)"},
 	}
 	for _, tt := range tests {
 		got := ""
@@ -213,6 +215,7 @@ func FuzzBudget(f *testing.F) {
 	f.Add(1e9, int64(time.Millisecond), 1<<30, uint64(4))
 	f.Add(0.001, int64(time.Hour), 1, uint64(5))
 	f.Add(0.5, int64(math.MaxInt64), 3, uint64(6))
+	f.Add(0.5, int64(retry.MaxBudgetTTL), 3, uint64(7))
 	f.Fuzz(func(t *testing.T, ratio float64, ttl int64, perSec int, seed uint64) {
 		checkBudgetModel(t, retry.BudgetConfig{Ratio: ratio, TTL: time.Duration(ttl), MinPerSecond: perSec}, seed, 2000)
 	})
