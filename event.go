@@ -87,6 +87,7 @@ func (k EventKind) String() string {
 type Reason uint8
 
 const (
+	// ReasonNone: the event is not a rejection.
 	ReasonNone Reason = iota
 	// ReasonCircuitOpen: the breaker is open (or forced open).
 	ReasonCircuitOpen

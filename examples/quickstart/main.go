@@ -32,8 +32,9 @@ func main() {
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, *phase, *rate, *seed); err != nil {
+	err := run(ctx, *phase, *rate, *seed)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -173,15 +174,22 @@ loop:
 	}
 	wg.Wait()
 
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "calls made by the caller\t%d\t\n", calls.Load())
-	fmt.Fprintf(tw, "calls that failed for the caller\t%d\t\n", failed.Load())
-	fmt.Fprintf(tw, "requests the service received\t%d\t\n", svc.handled.Load())
+	rows := [][2]string{
+		{"calls made by the caller", fmt.Sprint(calls.Load())},
+		{"calls that failed for the caller", fmt.Sprint(failed.Load())},
+		{"requests the service received", fmt.Sprint(svc.handled.Load())},
+	}
 	obs.mu.Lock()
 	for _, k := range sortedKeys(obs.counts) {
-		fmt.Fprintf(tw, "%s\t%d\t\n", k, obs.counts[k])
+		rows = append(rows, [2]string{k, fmt.Sprint(obs.counts[k])})
 	}
 	obs.mu.Unlock()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, r := range rows {
+		if _, err := fmt.Fprintf(tw, "%s\t%s\t\n", r[0], r[1]); err != nil {
+			return err
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
