@@ -20,10 +20,14 @@ test: fmt-check vet lint vet-sh race fuzz-short bench-check ## everything CI run
 	@echo "make test: all checks passed"
 
 test-short: ## quick tests: go test -short, no race detector
-	$(GO) test -short -count=1 ./...
+	$(GO) test -short -count=1 -timeout=$(TEST_TIMEOUT) ./...
+
+# A package's tests take seconds; -timeout turns a hang into a failure with a
+# goroutine dump long before CI's own limit.
+TEST_TIMEOUT = 5m
 
 race: ## all tests with the race detector
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) ./...
 
 fmt: ## format the code (gofmt -s)
 	gofmt -s -w .
