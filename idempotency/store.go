@@ -125,7 +125,9 @@ type Store interface {
 	Heartbeat(ctx context.Context, scope, key, token string, now time.Time, lease time.Duration) error
 	// Complete stores resp in the record token owns and marks it completed,
 	// to be kept until now+retention. ErrLeaseLost if token does not own an
-	// in-progress record.
+	// in-progress record. The store must copy what it keeps of resp: the
+	// middleware reuses resp.Header and resp.Body for later requests once
+	// Complete returns.
 	Complete(ctx context.Context, scope, key, token string, now time.Time, resp Response, retention time.Duration) error
 	// Release deletes the in-progress record token owns, so that the next
 	// request with the key runs the handler again (used when the outcome is

@@ -77,11 +77,12 @@ func (c *LogConfig) Validate() error { return nil }
 // context, so a [LogHandler] adds the trace of the call. Levels:
 //
 //   - Warn: rejections, retries exhausted, timeouts, abandoned operations,
-//     and breaker transitions to open or forced_open;
+//     breaker transitions to open or forced_open, and the idempotency
+//     layer's takeovers and lost leases;
 //   - Info: retries, fallbacks, other breaker transitions, abandoned
 //     operations that exited;
-//   - Debug: attempts, calls (success and failure) and permit waits that
-//     were not zero.
+//   - Debug: attempts, calls (success and failure), idempotent replays and
+//     permit waits that were not zero.
 //
 // Permit acquisitions without a wait and releases are not logged. Nothing is
 // built for a level the logger does not enable. Messages are fixed
