@@ -12,7 +12,12 @@ import (
 // a verified TLS client certificate by the SHA-256 of the certificate; else
 // it belongs to the one scope "anonymous", which all clients without
 // credentials share. Set Config.Scope when clients authenticate otherwise
-// (an API-key header, a session cookie). It never fails.
+// (an API-key header, a session cookie), and when credentials change
+// between a request and its retry: a client that refreshes a short-lived
+// bearer token (an OAuth access token) and retries lands in a new scope,
+// where its key is unknown, so the handler runs again. Scope such clients by
+// the identity behind the token (the account or tenant id your
+// authentication middleware established). It never fails.
 func CredentialScope(r *http.Request) (string, error) {
 	if vals := r.Header["Authorization"]; len(vals) == 1 {
 		return prefixedHash("auth:", sha256.Sum256([]byte(vals[0]))), nil
