@@ -2,6 +2,7 @@ package keel
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,13 +65,56 @@ type StillRunning interface {
 //	if !keel.AfterExit(err, release) {
 //		release()
 //	}
+//
+// err may carry several operations that are still running, as a retry's
+// error does when more than one of its attempts was abandoned (an error whose
+// Unwrap returns []error). release then runs once, after the last of them has
+// exited. A StillRunning error is trusted with what it wraps: the search does
+// not look inside it.
 func AfterExit(err error, release func()) bool {
 	if err == nil {
 		return false
 	}
-	if sr, ok := errors.AsType[StillRunning](err); ok {
-		sr.AfterExit(release)
+	var buf [4]StillRunning
+	srs := appendStillRunning(buf[:0], err)
+	switch len(srs) {
+	case 0:
+		return false
+	case 1:
+		srs[0].AfterExit(release)
 		return true
 	}
-	return false
+	var left atomic.Int64
+	left.Store(int64(len(srs)))
+	done := func() {
+		if left.Add(-1) == 0 {
+			release()
+		}
+	}
+	for _, sr := range srs {
+		sr.AfterExit(done)
+	}
+	return true
+}
+
+// appendStillRunning appends to out the outermost StillRunning error on each
+// branch of err's tree.
+func appendStillRunning(out []StillRunning, err error) []StillRunning {
+	for err != nil {
+		if sr, ok := err.(StillRunning); ok { //nolint:errorlint // walks the tree itself
+			return append(out, sr)
+		}
+		switch u := err.(type) { //nolint:errorlint // walks the tree itself
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				out = appendStillRunning(out, e)
+			}
+			return out
+		default:
+			return out
+		}
+	}
+	return out
 }

@@ -183,6 +183,34 @@ func TestAfterExit(t *testing.T) {
 	}
 }
 
+// TestAfterExitWaitsForEveryRunning: an error joining several still-running
+// operations (a retry's attempts abandoned one after another) releases once,
+// after the last of them exits, whatever order they exit in.
+func TestAfterExitWaitsForEveryRunning(t *testing.T) {
+	for _, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 2, 0}} {
+		released := 0
+		rs := []*running{{}, {}, {}}
+		err := fmt.Errorf("exhausted: %w", errors.Join(rs[2], errors.New("plain"), fmt.Errorf("attempt: %w", rs[1]), rs[0]))
+		if !keel.AfterExit(err, func() { released++ }) {
+			t.Fatalf("order %v: AfterExit missed the StillRunning errors", order)
+		}
+		for i, r := range rs {
+			if len(r.fns) != 1 {
+				t.Fatalf("order %v: operation %d got %d AfterExit registrations, want 1", order, i, len(r.fns))
+			}
+		}
+		for n, i := range order {
+			if released != 0 {
+				t.Fatalf("order %v: released before operation %d exited (%d of 3 exited)", order, i, n)
+			}
+			rs[i].fns[0]()
+		}
+		if released != 1 {
+			t.Errorf("order %v: released %d times after every operation exited, want 1", order, released)
+		}
+	}
+}
+
 func TestObservers(t *testing.T) {
 	if keel.Observers() != nil || keel.Observers(nil, nil) != nil {
 		t.Error("Observers of nothing is not nil")

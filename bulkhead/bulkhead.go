@@ -280,7 +280,8 @@ func (b *Bulkhead) emit(ctx context.Context, e keel.Event) {
 // rejection if that fails), runs op, and releases the permit, also when op
 // panics. If op's error carries an operation that is still running (a
 // keel.StillRunning, such as an abandoned call of a return-on-time timeout),
-// the permit is released only when that operation exits.
+// the permit is released only when that operation exits; if it carries
+// several (a retry's abandoned attempts), when the last of them exits.
 func (b *Bulkhead) Do(ctx context.Context, op func(context.Context) error) error {
 	return b.run(ctx, nil, op)
 }
@@ -304,15 +305,15 @@ func (b *Bulkhead) run(ctx context.Context, next keel.Handler, op func(context.C
 	return next(ctx, op)
 }
 
-// releaseAfter releases *p, or, if *err carries an operation that is still
-// running, arranges for it to be released when that operation exits. It is
+// releaseAfter releases *p, or, if *err carries operations that are still
+// running, arranges for it to be released when the last of them exits. It is
 // keel.AfterExit(err, p.Release) without making p escape on the success path.
 func releaseAfter(p *Permit, err *error) {
 	if *err != nil {
 		var sr keel.StillRunning
 		if errors.As(*err, &sr) {
 			held := *p
-			sr.AfterExit(held.Release)
+			keel.AfterExit(*err, held.Release)
 			return
 		}
 	}

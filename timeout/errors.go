@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/keelhq/keel"
 )
 
 // ErrExceeded is matched (through errors.Is) by every error a Policy returns
@@ -54,13 +56,18 @@ func (e *ExceededError) Is(target error) bool {
 func (e *ExceededError) Unwrap() error { return e.Err }
 
 // AfterExit runs f when the operation has returned: later, on the operation's
-// goroutine, if it was abandoned and is still running; at once otherwise.
+// goroutine, if it was abandoned and is still running. If the operation
+// returned, but its error carries work still running (an inner return-on-time
+// timeout's abandoned call, see keel.AfterExit), f runs when that work exits;
+// otherwise at once.
 func (e *ExceededError) AfterExit(f func()) {
-	if e.run == nil {
-		f()
+	if e.run != nil {
+		e.run.afterExit(f)
 		return
 	}
-	e.run.afterExit(f)
+	if !keel.AfterExit(e.Err, f) {
+		f()
+	}
 }
 
 // abandonedError is returned in return-on-time mode when the caller's context
