@@ -221,7 +221,7 @@ func (k *Keyed) insertLocked(key string, now time.Time) *entry {
 	e.prev, e.next = &k.lru, k.lru.next
 	k.lru.next.prev = e
 	k.lru.next = e
-	k.m[key] = e
+	k.m[e.key] = e // the copy: a map key pins its bytes too
 	return e
 }
 
