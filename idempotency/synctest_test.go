@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -113,14 +114,15 @@ func TestTakeoverAfterLeaseExpiry(t *testing.T) {
 		release := make(chan struct{})
 		g := &gated{release: map[int]chan struct{}{1: release}}
 		obs := &events{}
+		const key = "secret-7f3a9c"
 		h, _ := wrap(t, idempotency.Config{Lease: 10 * time.Second, HeartbeatInterval: -1, Observer: obs}, g)
-		first := async(h, request("POST", "k", "x"))
+		first := async(h, request("POST", key, "x"))
 		time.Sleep(5 * time.Second)
-		if w := do(h, request("POST", "k", "x")); w.Code != 409 {
+		if w := do(h, request("POST", key, "x")); w.Code != 409 {
 			t.Errorf("within the lease: status %d, want 409", w.Code)
 		}
 		time.Sleep(5*time.Second + time.Millisecond) // the lease has ended
-		second := do(h, request("POST", "k", "x"))
+		second := do(h, request("POST", key, "x"))
 		close(release)
 		stale := <-first
 		if second.Code != 201 || second.Body.String() != "2" {
@@ -129,7 +131,7 @@ func TestTakeoverAfterLeaseExpiry(t *testing.T) {
 		if stale.Code != 201 || stale.Body.String() != "1" {
 			t.Errorf("stale owner's response: %d %q, want its own 201 \"1\"", stale.Code, stale.Body)
 		}
-		if w := do(h, request("POST", "k", "x")); w.Body.String() != "2" || w.Header().Get("Idempotent-Replayed") != "true" {
+		if w := do(h, request("POST", key, "x")); w.Body.String() != "2" || w.Header().Get("Idempotent-Replayed") != "true" {
 			t.Errorf("replay: %q replayed=%q, want the new owner's \"2\"", w.Body, w.Header().Get("Idempotent-Replayed"))
 		}
 		want := []string{"acquired", "rejected/in_progress", "takeover", "success", "lease_lost", "replayed"}
@@ -143,6 +145,26 @@ func TestTakeoverAfterLeaseExpiry(t *testing.T) {
 			}
 			if e.Kind == keel.EventLeaseLost && !errors.Is(e.Err, idempotency.ErrLeaseLost) {
 				t.Errorf("lease_lost event: Err %v, want ErrLeaseLost", e.Err)
+			}
+		}
+		// Keys appear in events only as a hash, the same one in every event
+		// about the key, so that log lines about one key can be correlated.
+		var hash string
+		for _, e := range got {
+			if ce, ok := errors.AsType[*idempotency.ConflictError](e.Err); ok {
+				hash = ce.KeyHash
+			}
+		}
+		if len(hash) != 16 {
+			t.Fatalf("in_progress event: KeyHash %q, want 16 hex digits", hash)
+		}
+		for _, e := range got {
+			switch {
+			case e.Err == nil:
+			case strings.Contains(e.Err.Error(), key):
+				t.Errorf("%v event: error %q reveals the key", e.Kind, e.Err)
+			case !strings.Contains(e.Err.Error(), hash):
+				t.Errorf("%v event: error %q does not name the key by its hash %s", e.Kind, e.Err, hash)
 			}
 		}
 	})
