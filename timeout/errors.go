@@ -21,7 +21,8 @@ var ErrExceeded = errors.New("timeout: exceeded")
 // It implements keel.StillRunning: when a Policy in return-on-time mode
 // abandons an operation, AfterExit(f) runs f once the operation really
 // returns; otherwise the operation has already returned and AfterExit runs f
-// at once.
+// at once, or, if Err carries work still running (an inner return-on-time
+// timeout's abandoned call), when that work exits.
 type ExceededError struct {
 	// Name is the policy's Config.Name.
 	Name string
