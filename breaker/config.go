@@ -143,7 +143,7 @@ type Config struct {
 
 // Validate reports the first invalid field of c, or nil. Zero values are
 // valid: they select the defaults.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	switch c.WindowType {
 	case CountBased:
 		if c.WindowSize < 0 || c.WindowSize > MaxCountWindowSize {
@@ -202,7 +202,7 @@ func percent(field string, v float64) error {
 	return nil
 }
 
-func (c *Config) openDuration() time.Duration {
+func (c Config) openDuration() time.Duration {
 	if c.OpenDuration == 0 {
 		return DefaultOpenDuration
 	}

@@ -25,7 +25,7 @@ type GroupConfig struct {
 }
 
 // Validate reports the first invalid field of c, or nil.
-func (c *GroupConfig) Validate() error {
+func (c GroupConfig) Validate() error {
 	if c.MaxKeys < 0 {
 		return fmt.Errorf("breaker: GroupConfig.MaxKeys %d is negative", c.MaxKeys)
 	}
