@@ -169,7 +169,7 @@ func ExampleStatusOf() {
 	}
 	// Output:
 	// 503 2s UO
-	// 503 0s UO
+	// 503 1s UO
 	// 429 1s RL
 	// 504 0s UT
 	// 499 0s DC

@@ -119,8 +119,8 @@ func TestAdmission(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := decodeProblem(t, resp)
-		if resp.StatusCode != 503 || p.Flag != "UO" || resp.Header.Get("Retry-After") != "" {
-			t.Errorf("got %d, flag %q, Retry-After %q; want 503, UO, none", resp.StatusCode, p.Flag, resp.Header.Get("Retry-After"))
+		if resp.StatusCode != 503 || p.Flag != "UO" || resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("got %d, flag %q, Retry-After %q; want 503, UO, 1", resp.StatusCode, p.Flag, resp.Header.Get("Retry-After"))
 		}
 	})
 	t.Run("rate limited: 429 with Retry-After", func(t *testing.T) {

@@ -109,9 +109,10 @@ const StatusClientClosedRequest = 499
 //	anything else                               500  -     ""
 //
 // "hint" is the error's keel.RetryAfter, rounded up to whole seconds and at
-// least one second; a Retry-After is returned only with 409, 429 and 503.
-// The idempotency errors IIP and ISU always get one: one second when the
-// error carries no hint (as idempotency.Config.StoreRetryAfter defaults to).
+// least one second. A Retry-After is returned with every 409, 429 and 503 —
+// one second when the error carries no hint (a full bulkhead, a refused
+// connection), as idempotency.Config.StoreRetryAfter defaults to — and with
+// no other status.
 // The idempotency rules come before keel.ErrRejected, which an
 // *idempotency.ConflictError also matches. idempotency.Middleware writes its
 // own problems with the same statuses (ErrKeyReused as its
@@ -124,10 +125,12 @@ func StatusOf(err error) (status int, retryAfter time.Duration, flag string) {
 	status, flag = classify(err)
 	switch status {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusConflict:
+		// Every 409, 429 and 503 tells the client when to come back, so that
+		// well-behaved clients spread their retries instead of hammering a
+		// server that is shedding load.
+		retryAfter = time.Second
 		if d, ok := keel.RetryAfter(err); ok {
 			retryAfter = roundUpSeconds(d)
-		} else if flag == FlagInProgress || flag == FlagIdempotencyUnavailable {
-			retryAfter = time.Second
 		}
 	}
 	return status, retryAfter, flag
