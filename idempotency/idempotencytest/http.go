@@ -268,17 +268,18 @@ func testReleasedHTTP(t *testing.T, s idempotency.Store) {
 
 func testHeartbeatHTTP(t *testing.T, s idempotency.Store) {
 	started := make(chan struct{})
+	var startOnce sync.Once
 	c := &counting{gate: make(chan struct{})}
 	const lease = time.Second
 	h := middleware(t, idempotency.Config{Store: s, Lease: lease, HeartbeatInterval: 100 * time.Millisecond, Retention: time.Minute},
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(started)
+			startOnce.Do(func() { close(started) })
 			c.ServeHTTP(w, r)
 		}))
 	key := unique("key")
-	done := make(chan *response)
+	done := make(chan *response, 1)
 	go func() { done <- serve(h, post(key, "x")) }()
-	<-started
+	waitStarted(t, started, done)
 	time.Sleep(2 * lease) // twice the lease, renewed by heartbeats meanwhile
 	resp := serve(h, post(key, "x"))
 	close(c.gate)
@@ -288,6 +289,18 @@ func testHeartbeatHTTP(t *testing.T, s idempotency.Store) {
 	}
 	if first.StatusCode != http.StatusCreated || c.runs.Load() != 1 {
 		t.Errorf("owner: status %d, runs %d; want 201, 1", first.StatusCode, c.runs.Load())
+	}
+}
+
+// waitStarted waits until the first request's handler has started. If the
+// request ends first (the store failed or refused the claim), the test fails
+// with its status instead of waiting forever.
+func waitStarted(t *testing.T, started <-chan struct{}, done <-chan *response) {
+	t.Helper()
+	select {
+	case <-started:
+	case r := <-done:
+		t.Fatalf("the first request ended before its handler ran: status %d %s", r.StatusCode, r.body)
 	}
 }
 
@@ -306,9 +319,9 @@ func testTakeoverHTTP(t *testing.T, s idempotency.Store) {
 			_, _ = io.WriteString(w, strconv.Itoa(int(n)))
 		}))
 	key := unique("key")
-	done := make(chan *response)
+	done := make(chan *response, 1)
 	go func() { done <- serve(h, post(key, "x")) }()
-	<-started
+	waitStarted(t, started, done)
 	time.Sleep(lease + 100*time.Millisecond) // the lease ends without heartbeats
 	second := serve(h, post(key, "x"))
 	close(gate)
