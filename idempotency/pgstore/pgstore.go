@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keelhq/keel/idempotency"
+	"github.com/keelhq/keel/idempotency/internal/headercodec"
 )
 
 var _ idempotency.Store = (*Store)(nil)
@@ -195,7 +196,7 @@ func (s *Store) Complete(ctx context.Context, scope, key, token string, now time
 		body = []byte{}
 	}
 	tag, err := s.db.Exec(ctx, s.sql.complete, []byte(scope), []byte(key), []byte(token), now,
-		int64(resp.Status), encodeHeader(resp.Header), body, now.Add(retention))
+		int64(resp.Status), headercodec.Encode(resp.Header), body, now.Add(retention))
 	if err != nil {
 		return fmt.Errorf("pgstore: complete: %w", err)
 	}

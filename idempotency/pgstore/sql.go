@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keelhq/keel/idempotency"
+	"github.com/keelhq/keel/idempotency/internal/headercodec"
 )
 
 // columns of the table, in the order row.dests scans them.
@@ -159,7 +160,7 @@ func (r *row) record() (idempotency.Record, error) {
 		if r.respStatus == nil {
 			return idempotency.Record{}, fmt.Errorf("%w: completed without a response", ErrCorrupt)
 		}
-		h, err := decodeHeader(r.respHeaders)
+		h, err := headercodec.Decode(r.respHeaders)
 		if err != nil {
 			return idempotency.Record{}, fmt.Errorf("%w: response headers: %w", ErrCorrupt, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keelhq/keel/idempotency"
+	"github.com/keelhq/keel/idempotency/internal/headercodec"
 )
 
 var _ idempotency.Store = (*Store)(nil)
@@ -172,7 +173,7 @@ func (s *Store) Complete(ctx context.Context, scope, key, token string, now time
 	}
 	n, err := completeScript.Run(ctx, s.client, []string{s.Key(scope, key)},
 		token, ms(now), ms(now.Add(retention)), strconv.Itoa(resp.Status),
-		encodeHeader(resp.Header), body).Int()
+		headercodec.Encode(resp.Header), body).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: complete: %w", err)
 	}

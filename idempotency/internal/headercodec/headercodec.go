@@ -1,4 +1,4 @@
-package pgstore
+package headercodec
 
 import (
 	"encoding/binary"
@@ -8,11 +8,11 @@ import (
 	"slices"
 )
 
-// encodeHeader encodes h compactly: the number of names, then for each name
+// Encode encodes h compactly: the number of names, then for each name
 // in sorted order its length and bytes, the number of values, and each
 // value's length and bytes, all lengths as unsigned varints. A nil or empty
 // header encodes as one zero byte.
-func encodeHeader(h http.Header) []byte {
+func Encode(h http.Header) []byte {
 	n := binary.MaxVarintLen64
 	for k, vs := range h {
 		n += 2*binary.MaxVarintLen64 + len(k)
@@ -35,17 +35,18 @@ func encodeHeader(h http.Header) []byte {
 	return b
 }
 
-var errHeader = errors.New("bad header encoding")
+// ErrBad is returned by Decode for input that Encode did not write.
+var ErrBad = errors.New("bad header encoding")
 
-// decodeHeader decodes what encodeHeader wrote. It never returns a nil
+// Decode decodes what Encode wrote. It never returns a nil
 // header, and rejects trailing bytes and lengths that overrun the input.
-func decodeHeader(b []byte) (http.Header, error) {
+func Decode(b []byte) (http.Header, error) {
 	count, b, err := uvarint(b)
 	if err != nil {
 		return nil, err
 	}
 	if count > uint64(len(b)) { // each name takes at least one byte
-		return nil, errHeader
+		return nil, ErrBad
 	}
 	h := make(http.Header, count)
 	for range count {
@@ -58,7 +59,7 @@ func decodeHeader(b []byte) (http.Header, error) {
 			return nil, err
 		}
 		if nv > uint64(len(b)) { // each value takes at least one byte
-			return nil, errHeader
+			return nil, ErrBad
 		}
 		vs := make([]string, nv)
 		for i := range vs {
@@ -67,12 +68,12 @@ func decodeHeader(b []byte) (http.Header, error) {
 			}
 		}
 		if _, dup := h[k]; dup {
-			return nil, errHeader
+			return nil, ErrBad
 		}
 		h[k] = vs
 	}
 	if len(b) != 0 {
-		return nil, errHeader
+		return nil, ErrBad
 	}
 	return h, nil
 }
@@ -80,7 +81,7 @@ func decodeHeader(b []byte) (http.Header, error) {
 func uvarint(b []byte) (uint64, []byte, error) {
 	v, n := binary.Uvarint(b)
 	if n <= 0 {
-		return 0, nil, errHeader
+		return 0, nil, ErrBad
 	}
 	return v, b[n:], nil
 }
@@ -91,7 +92,7 @@ func lenString(b []byte) (string, []byte, error) {
 		return "", nil, err
 	}
 	if n > uint64(len(b)) {
-		return "", nil, errHeader
+		return "", nil, ErrBad
 	}
 	return string(b[:n]), b[n:], nil
 }

@@ -1,4 +1,4 @@
-package pgstore
+package headercodec
 
 import (
 	"net/http"
@@ -17,13 +17,13 @@ func TestHeaderRoundTrip(t *testing.T) {
 		{"X-Bin": {"\x00\xff\r\n\"", string(make([]byte, 300))}},
 	}
 	for _, h := range tests {
-		got, err := decodeHeader(encodeHeader(h))
+		got, err := Decode(Encode(h))
 		if err != nil {
-			t.Errorf("decodeHeader(encodeHeader(%q)): %v", h, err)
+			t.Errorf("Decode(Encode(%q)): %v", h, err)
 			continue
 		}
 		if got == nil {
-			t.Errorf("decodeHeader(encodeHeader(%q)) = nil, want a non-nil header", h)
+			t.Errorf("Decode(Encode(%q)) = nil, want a non-nil header", h)
 		}
 		if d := cmp.Diff(h, got, cmpopts.EquateEmpty()); d != "" {
 			t.Errorf("round trip of %q (-want +got):\n%s", h, d)
@@ -47,8 +47,8 @@ func TestDecodeHeaderRejects(t *testing.T) {
 		{"huge count", "\xff\xff\xff\xff\x0f"},
 	}
 	for _, tt := range tests {
-		if h, err := decodeHeader([]byte(tt.in)); err == nil {
-			t.Errorf("decodeHeader(%s %q) = %q, nil; want an error", tt.name, tt.in, h)
+		if h, err := Decode([]byte(tt.in)); err == nil {
+			t.Errorf("Decode(%s %q) = %q, nil; want an error", tt.name, tt.in, h)
 		}
 	}
 }
@@ -56,15 +56,15 @@ func TestDecodeHeaderRejects(t *testing.T) {
 // FuzzDecodeHeader: decoding never panics, and whatever decodes re-encodes
 // to a header that decodes to the same value.
 func FuzzDecodeHeader(f *testing.F) {
-	f.Add(encodeHeader(nil))
-	f.Add(encodeHeader(http.Header{"A": {"1", "2"}, "B": {}}))
+	f.Add(Encode(nil))
+	f.Add(Encode(http.Header{"A": {"1", "2"}, "B": {}}))
 	f.Add([]byte("\x01\x01a\x01\x05ab"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := decodeHeader(b)
+		h, err := Decode(b)
 		if err != nil {
 			return
 		}
-		again, err := decodeHeader(encodeHeader(h))
+		again, err := Decode(Encode(h))
 		if err != nil {
 			t.Fatalf("re-encoded header does not decode: %v", err)
 		}
