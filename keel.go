@@ -86,14 +86,16 @@ func (p *Pipeline) Wrap(next Handler) Handler {
 // together with the error, so a partial or last-known result is never lost.
 //
 // An attempt that finishes after Get has returned (one a return-on-time timeout
-// abandoned) cannot change the value Get returned.
+// abandoned) cannot change the value Get returned, and once an attempt has
+// returned a nil error, later attempts (the losers of a hedged call) cannot
+// replace its value.
 func Get[T any](ctx context.Context, x Executor, op func(context.Context) (T, error)) (T, error) {
 	r := &result[T]{}
 	err := x.Do(ctx, func(ctx context.Context) error {
 		v, err := op(ctx)
 		r.mu.Lock()
-		if !r.closed {
-			r.v = v
+		if !r.closed && !r.ok {
+			r.v, r.ok = v, err == nil
 		}
 		r.mu.Unlock()
 		return err
@@ -109,5 +111,6 @@ func Get[T any](ctx context.Context, x Executor, op func(context.Context) (T, er
 type result[T any] struct {
 	mu     sync.Mutex
 	v      T
+	ok     bool // v came from an attempt that returned a nil error
 	closed bool
 }

@@ -368,3 +368,22 @@ func TestChainAndAttempt(t *testing.T) {
 		t.Errorf("got %v, attempt %d; want nil, 1", err, got)
 	}
 }
+
+// TestGetReturnsWinnersValue checks that keel.Get returns the value of the
+// winning attempt, not that of a loser that returns after it.
+func TestGetReturnsWinnersValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := MustNew(Config{Delay: 10 * time.Millisecond, DisableBudget: true})
+		got, err := keel.Get(context.Background(), p, func(ctx context.Context) (string, error) {
+			if IsHedge(ctx) {
+				return "hedge", nil
+			}
+			<-ctx.Done()
+			time.Sleep(time.Millisecond) // the loser returns after the winner
+			return "loser", ctx.Err()
+		})
+		if err != nil || got != "hedge" {
+			t.Errorf("Get: got %q, %v; want %q, nil", got, err, "hedge")
+		}
+	})
+}
