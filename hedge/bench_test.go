@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkDo measures a call whose first attempt wins before the delay: the
-// cost of hedging readiness (a goroutine, a timer, a cancellable context).
+// cost of hedging readiness (a goroutine, a timer, a cancelable context).
 func BenchmarkDo(b *testing.B) {
 	p := MustNew(Config{Delay: time.Second})
 	ctx := context.Background()

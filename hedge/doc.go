@@ -18,7 +18,7 @@
 // failures; put a retry policy around it for that.
 //
 // Hedge only idempotent operations: several attempts may run at once and a
-// cancelled one may already have had its effect. [Attempt] and [IsHedge] tell
+// canceled one may already have had its effect. [Attempt] and [IsHedge] tell
 // an operation which attempt it is, for example to add a header.
 //
 // Events (Policy "hedge"): keel.EventRetry when a hedge starts (Attempt is its

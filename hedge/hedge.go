@@ -20,7 +20,7 @@ var ErrLost = errors.New("hedge: another attempt decided the call")
 // the zero Policy is not usable. A Policy is safe for concurrent use.
 //
 // Only hedge idempotent operations: several attempts may run at once, and a
-// loser may already have had its effect when it is cancelled.
+// loser may already have had its effect when it is canceled.
 type Policy struct {
 	name       string
 	obs        keel.Observer

@@ -78,7 +78,7 @@ func (s *script) op(ctx context.Context) error {
 	case <-t.C:
 	case <-ctx.Done():
 		err = ctx.Err()
-		if context.Cause(ctx) != ErrLost {
+		if !errors.Is(context.Cause(ctx), ErrLost) {
 			err = errors.New("unexpected cause")
 		}
 	}

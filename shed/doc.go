@@ -10,7 +10,7 @@
 // requests are refused first, then default ones; critical ones keep the whole
 // capacity.
 //
-// A refused request gets a [*ShedError], which matches [ErrShed] and
+// A refused request gets a [*RejectedError], which matches [ErrShed] and
 // keel.ErrRejected and carries a retry hint (keel.RetryAfterError), so the HTTP
 // adapter answers 503 with Retry-After.
 //

@@ -12,9 +12,9 @@ import (
 // Shedder refused.
 var ErrShed = errors.New("shed: request shed")
 
-// ShedError is the error of a refused request. It matches ErrShed and
+// RejectedError is the error of a refused request. It matches ErrShed and
 // keel.ErrRejected, and implements keel.RetryAfterError.
-type ShedError struct {
+type RejectedError struct {
 	// Name is the shedder's Config.Name.
 	Name string
 	// Criticality is the refused request's class.
@@ -29,7 +29,7 @@ type ShedError struct {
 }
 
 // Error describes the rejection.
-func (e *ShedError) Error() string {
+func (e *RejectedError) Error() string {
 	s := "shed"
 	if e.Name != "" {
 		s += " " + strconv.Quote(e.Name)
@@ -39,7 +39,7 @@ func (e *ShedError) Error() string {
 }
 
 // Is reports whether target is ErrShed or keel.ErrRejected.
-func (e *ShedError) Is(target error) bool { return target == ErrShed || target == keel.ErrRejected }
+func (e *RejectedError) Is(target error) bool { return target == ErrShed || target == keel.ErrRejected }
 
 // RetryAfter returns After.
-func (e *ShedError) RetryAfter() time.Duration { return e.After }
+func (e *RejectedError) RetryAfter() time.Duration { return e.After }

@@ -59,7 +59,7 @@ func (t Ticket) Done() {
 }
 
 // Admit admits a request of the criticality ctx carries (CriticalityFrom) or
-// refuses it with a *ShedError. It never waits.
+// refuses it with a *RejectedError. It never waits.
 func (s *Shedder) Admit(ctx context.Context) (Ticket, error) {
 	return s.AdmitClass(ctx, CriticalityFrom(ctx))
 }
@@ -86,7 +86,7 @@ func (s *Shedder) AdmitClass(ctx context.Context, c Criticality) (Ticket, error)
 }
 
 func (s *Shedder) reject(ctx context.Context, c Criticality, n, limit int) error {
-	err := &ShedError{Name: s.name, Criticality: c, InFlight: n, Limit: limit, After: s.after}
+	err := &RejectedError{Name: s.name, Criticality: c, InFlight: n, Limit: limit, After: s.after}
 	if s.obs != nil {
 		s.obs.Observe(ctx, keel.Event{
 			Kind: keel.EventRejected, Policy: "shed", Name: s.name, Time: time.Now(),

@@ -143,19 +143,19 @@ func TestRejectionError(t *testing.T) {
 	if d, ok := keel.RetryAfter(err); !ok || d != 3*time.Second {
 		t.Errorf("RetryAfter: got %v, %v; want 3s, true", d, ok)
 	}
-	var se *ShedError
+	var se *RejectedError
 	if !errors.As(err, &se) {
-		t.Fatalf("got %T, want *ShedError", err)
+		t.Fatalf("got %T, want *RejectedError", err)
 	}
-	want := ShedError{Name: "api", Criticality: Sheddable, InFlight: 1, Limit: 1, After: 3 * time.Second}
+	want := RejectedError{Name: "api", Criticality: Sheddable, InFlight: 1, Limit: 1, After: 3 * time.Second}
 	if d := cmp.Diff(want, *se); d != "" {
-		t.Errorf("ShedError (-want +got):\n%s", d)
+		t.Errorf("RejectedError (-want +got):\n%s", d)
 	}
 	if got, want := err.Error(), `shed "api": request shed: sheddable requests admitted below 1 in flight, 1 in flight`; got != want {
 		t.Errorf("Error(): got %q, want %q", got, want)
 	}
 	if len(events) != 1 || events[0].Kind != keel.EventRejected || events[0].Reason != keel.ReasonLimit ||
-		events[0].Policy != "shed" || events[0].Name != "api" || events[0].Err != err || events[0].InFlight != 1 {
+		events[0].Policy != "shed" || events[0].Name != "api" || !errors.Is(events[0].Err, err) || events[0].InFlight != 1 {
 		t.Errorf("events: got %+v, want one EventRejected with ReasonLimit carrying the error", events)
 	}
 	tk.Done()
@@ -175,7 +175,7 @@ func TestDoReleasesOnPanic(t *testing.T) {
 		t.Errorf("in flight after panic: got %d, want 0", got)
 	}
 	errOp := errors.New("op")
-	if err := keel.Chain(s).Do(context.Background(), func(context.Context) error { return errOp }); err != errOp {
+	if err := keel.Chain(s).Do(context.Background(), func(context.Context) error { return errOp }); !errors.Is(err, errOp) {
 		t.Errorf("got %v, want the op's error", err)
 	}
 	if got := s.InFlight(); got != 0 {
@@ -197,7 +197,7 @@ func (e *stillRunning) exit() {
 func TestDoKeepsPlaceForAbandonedWork(t *testing.T) {
 	s := MustNew(Config{Capacity: 1})
 	sr := &stillRunning{}
-	if err := s.Do(context.Background(), func(context.Context) error { return sr }); err != sr {
+	if err := s.Do(context.Background(), func(context.Context) error { return sr }); !errors.Is(err, sr) {
 		t.Fatalf("got %v, want the StillRunning error", err)
 	}
 	if got := s.InFlight(); got != 1 {
