@@ -20,13 +20,12 @@ const (
 	MaxHedges = 16
 )
 
-// DefaultBudget is the configuration of the budget a Policy creates for
-// itself when Config.Budget is nil: hedges may add 10% to the calls of the
-// last 10 seconds, plus one hedge per second however few calls there were.
-var DefaultBudget = retry.BudgetConfig{Ratio: 0.1, TTL: 10 * time.Second, MinPerSecond: 1}
+// defaultBudget configures the budget a Policy creates for itself when
+// Config.Budget is nil (see Config.Budget).
+var defaultBudget = retry.BudgetConfig{Ratio: 0.1, TTL: 10 * time.Second, MinPerSecond: 1}
 
 // Config configures a Policy. The zero value is valid: one hedge after a
-// fixed second, within the DefaultBudget.
+// fixed second, within a budget of 10% of the calls.
 type Config struct {
 	// Name names the policy in events. It may be "".
 	Name string
@@ -58,8 +57,10 @@ type Config struct {
 	// Budget caps the extra load: every call deposits one credit and every
 	// hedge withdraws one; with no credit the hedge, and every later hedge of
 	// that call, is not sent (attempts already running go on). It may be
-	// shared. Nil means a budget of the policy's own configured by
-	// DefaultBudget, unless DisableBudget is set.
+	// shared. Nil means a budget of the policy's own, unless DisableBudget
+	// is set: hedges may add 10% to the calls of the last 10 seconds, plus
+	// one per second however few calls there were
+	// (retry.BudgetConfig{Ratio: 0.1, TTL: 10 * time.Second, MinPerSecond: 1}).
 	Budget *retry.Budget
 	// DisableBudget lets every call send all MaxHedges hedges.
 	DisableBudget bool

@@ -50,7 +50,7 @@ func New(cfg Config) (*Policy, error) {
 		minDelay: cfg.MinDelay, maxHedges: cfg.MaxHedges, budget: cfg.Budget,
 	}
 	if p.budget == nil && !cfg.DisableBudget {
-		p.budget = retry.MustNewBudget(DefaultBudget)
+		p.budget = retry.MustNewBudget(defaultBudget)
 	}
 	if cfg.DisableBudget {
 		p.budget = nil
