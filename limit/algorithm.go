@@ -28,9 +28,10 @@ type Sample struct {
 // are pure state machines: they read time only from the Sample and keep
 // whatever smoothing state they need.
 //
-// A Limiter serializes its calls to Update with a mutex of its own (one that
-// guards nothing else), so an implementation need not be safe for concurrent
-// use, but one Algorithm value must serve only one Limiter. The Limiter clamps
+// A Limiter serializes its calls to Update with a mutex of its own, separate
+// from the one Acquire takes, so an implementation need not be safe for
+// concurrent use, but one Algorithm value must serve only one Limiter. Update
+// may call the Limiter's getters but must not finish a Permit. The Limiter clamps
 // the returned limit to [Config.MinLimit, Config.MaxLimit] and ignores NaN.
 // Update must not block.
 type Algorithm interface {

@@ -27,11 +27,13 @@ type Limiter struct {
 	maxWait  time.Duration
 	order    QueueOrder
 
-	algMu sync.Mutex // serializes alg.Update; guards nothing else
+	// algMu serializes alg.Update and guards limit; mu is never held while
+	// taking it, and it is held across Update without mu.
+	algMu sync.Mutex
 	alg   Algorithm
+	limit float64 // unrounded, guarded by algMu
 
 	mu         sync.Mutex
-	limit      float64 // unrounded, guarded by mu
 	capacity   int     // int(limit): permits that may be held, guarded by mu
 	inFlight   int     // guarded by mu
 	queued     int     // guarded by mu
@@ -242,14 +244,14 @@ func (l *Limiter) done(p Permit, now time.Time, outcome keel.Outcome) {
 	sample := outcome != keel.OutcomeNeutral
 	var newLimit float64
 	if sample {
-		// algMu is held across read-update-write so that concurrent samples
-		// build on each other; Update runs without mu held.
+		// algMu is held until the new capacity is published, so concurrent
+		// samples build on each other in order; Update runs without mu.
 		l.algMu.Lock()
 		defer l.algMu.Unlock()
-		l.mu.Lock()
-		cur := l.limit
-		l.mu.Unlock()
-		newLimit = l.alg.Update(Sample{Time: now, RTT: now.Sub(p.start), InFlight: p.inFlight, Dropped: outcome == keel.OutcomeFailure, Limit: cur})
+		newLimit = l.alg.Update(Sample{Time: now, RTT: now.Sub(p.start), InFlight: p.inFlight, Dropped: outcome == keel.OutcomeFailure, Limit: l.limit})
+		if !math.IsNaN(newLimit) {
+			l.limit = min(max(newLimit, l.lo), l.hi)
+		}
 	}
 
 	l.mu.Lock()
@@ -259,9 +261,8 @@ func (l *Limiter) done(p Permit, now time.Time, outcome keel.Outcome) {
 	}
 	l.inFlight--
 	old := l.capacity
-	if sample && !math.IsNaN(newLimit) {
-		l.limit = min(max(newLimit, l.lo), l.hi)
-		l.capacity = int(l.limit)
+	if sample {
+		l.capacity = int(l.limit) // algMu is held
 	}
 	cur := l.capacity
 	if l.head != nil {
