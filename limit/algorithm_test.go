@@ -82,7 +82,7 @@ func TestVegasProbeResetsRTTNoLoad(t *testing.T) {
 		t.Fatalf("got rttNoLoad %v after loaded samples only, want %v", got, want)
 	}
 	// …the first unloaded one after the probe interval does.
-	l = v.Update(limit.Sample{Time: now, RTT: 50 * ms, InFlight: 1, Limit: l})
+	v.Update(limit.Sample{Time: now, RTT: 50 * ms, InFlight: 1, Limit: l})
 	if got, want := v.RTTNoLoad(), 50*ms; got != want {
 		t.Fatalf("got rttNoLoad %v after the base latency rose, want %v", got, want)
 	}

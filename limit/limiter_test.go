@@ -241,7 +241,7 @@ func TestLimitGrowthWakesWaiters(t *testing.T) {
 		if got, want := l.Limit(), 3; got != want {
 			t.Fatalf("got limit %d, want %d", got, want)
 		}
-		if diff := cmp.Diff([]error{nil, nil}, got, cmp.Comparer(func(a, b error) bool { return a == b })); diff != "" {
+		if diff := cmp.Diff([]error{nil, nil}, got, cmp.Comparer(func(a, b error) bool { return errors.Is(a, b) && errors.Is(b, a) })); diff != "" {
 			t.Fatalf("waiters (-want +got):\n%s", diff)
 		}
 		p2.Done(keel.OutcomeNeutral)
@@ -269,13 +269,13 @@ func TestDoPanicReleasesAndCountsFailure(t *testing.T) {
 func TestDoClassifies(t *testing.T) {
 	errBad := errors.New("bad")
 	l := limit.MustNew(limit.Config{InitialLimit: 10, Classifier: func(ctx context.Context, err error) keel.Outcome {
-		if err == errBad {
+		if errors.Is(err, errBad) {
 			return keel.OutcomeNeutral
 		}
 		return keel.DefaultClassifier(ctx, err)
 	}})
 	h := l.Wrap(func(ctx context.Context, op func(context.Context) error) error { return op(ctx) })
-	if err := h(context.Background(), func(context.Context) error { return errBad }); err != errBad {
+	if err := h(context.Background(), func(context.Context) error { return errBad }); !errors.Is(err, errBad) {
 		t.Fatalf("got %v, want errBad", err)
 	}
 	if got := l.Limit(); got != 10 {

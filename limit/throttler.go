@@ -143,7 +143,11 @@ func MustNewThrottler(cfg ThrottlerConfig) *Throttler {
 // slice.
 func (t *Throttler) bucketLocked(now time.Time) *bucket {
 	e := now.UnixNano() / t.width
-	b := &t.buckets[int(uint64(e)%uint64(len(t.buckets)))]
+	i := int(e % int64(len(t.buckets)))
+	if i < 0 {
+		i += len(t.buckets) // times before 1970
+	}
+	b := &t.buckets[i]
 	if b.epoch != e {
 		*b = bucket{epoch: e}
 	}

@@ -124,7 +124,7 @@ func TestThrottlerDo(t *testing.T) {
 	th := limit.MustNewThrottler(limit.ThrottlerConfig{Name: "up", Rand: func() float64 { return 0 }, Observer: rec})
 	ctx := context.Background()
 	down := errors.New("down")
-	if err := th.Do(ctx, func(context.Context) error { return down }); err != down {
+	if err := th.Do(ctx, func(context.Context) error { return down }); !errors.Is(err, down) {
 		t.Fatalf("got %v, want the op's error", err)
 	}
 	ran := false
