@@ -138,7 +138,8 @@ func (p *Permit) DoneAt(now time.Time, outcome keel.Outcome) {
 // Acquire takes a permit if fewer than Limit are held and nobody is queued;
 // otherwise it waits in the queue if there is room. It returns a
 // [*LimitedError] if there is no room, MaxWait passes, or ctx ends while it
-// waits. Acquire allocates only when it has to wait.
+// waits. A caller that finds a free permit and nobody queued gets it even if
+// ctx has already ended. Acquire allocates only when it has to wait.
 func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 	l.mu.Lock()
 	if l.inFlight < l.capacity && l.head == nil {

@@ -350,3 +350,30 @@ func TestZeroAllocFastPath(t *testing.T) {
 		t.Errorf("Throttler.Do: got %v allocs, want 0", n)
 	}
 }
+
+// stillRunning is an error whose operation goes on after Do returned.
+type stillRunning struct{ exit []func() }
+
+func (s *stillRunning) Error() string      { return "still running" }
+func (s *stillRunning) AfterExit(f func()) { s.exit = append(s.exit, f) }
+
+func TestDoKeepsPermitWhileAbandonedWorkRuns(t *testing.T) {
+	l := limit.MustNew(limit.Config{InitialLimit: 10})
+	sr := &stillRunning{}
+	err := l.Do(context.Background(), func(context.Context) error { return sr })
+	if !errors.Is(err, sr) {
+		t.Fatalf("got %v, want the still-running error", err)
+	}
+	if got := l.InFlight(); got != 1 {
+		t.Fatalf("got %d in flight while the abandoned call runs, want 1", got)
+	}
+	for _, f := range sr.exit {
+		f()
+	}
+	if got := l.InFlight(); got != 0 {
+		t.Fatalf("got %d in flight after it exited, want 0", got)
+	}
+	if got := l.Limit(); got != 9 { // the error is a failure: a drop
+		t.Fatalf("got limit %d, want 9", got)
+	}
+}
