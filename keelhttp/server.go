@@ -56,16 +56,18 @@ type RequestInfo struct {
 //     now + min(n, MaxDeadline). n = 0 means the caller has no time left:
 //     the answer is 504 (flag DT) without running the handler. A header that
 //     is not a non-negative integer is ignored.
-//  3. The handler runs under Admission (if set). A rejection is answered
+//  3. A [CriticalityHeader] puts its criticality into the context
+//     (shed.WithCriticality), where a *shed.Shedder in Admission finds it.
+//  4. The handler runs under Admission (if set). A rejection is answered
 //     with WriteError (503 or 429, Retry-After from the rejection's hint,
 //     rounded up to whole seconds, at least 1).
-//  4. A panic in the handler is recovered: logged with its stack, and
+//  5. A panic in the handler is recovered: logged with its stack, and
 //     answered with a 500 problem+json (flag PANIC) if the handler had not
 //     yet started its response. If it had, the middleware panics with
 //     http.ErrAbortHandler so that net/http aborts the connection and the
 //     client sees a broken response, not a short one that looks complete.
 //     A panic with http.ErrAbortHandler itself is passed on untouched.
-//  5. The access log line is written and the end function called, with the
+//  6. The access log line is written and the end function called, with the
 //     status, the bytes written and the flag: the middleware's own (from
 //     the steps above, or set by WriteError inside the handler), else DC if
 //     the request's context was canceled (the client went away) or DT if its
@@ -160,6 +162,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			}
 		}
 	}
+	ctx = withCriticality(ctx, r)
 	if ctx != r.Context() {
 		r = r.WithContext(ctx)
 	}

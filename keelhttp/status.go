@@ -13,8 +13,10 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/idempotency"
+	"github.com/keelhq/keel/limit"
 	"github.com/keelhq/keel/ratelimit"
 	"github.com/keelhq/keel/retry"
+	"github.com/keelhq/keel/shed"
 	"github.com/keelhq/keel/timeout"
 )
 
@@ -26,7 +28,8 @@ const (
 	// FlagNone: nothing went wrong that Keel knows of.
 	FlagNone = ""
 	// FlagOverflow (UO): a breaker was open or a bulkhead, concurrency limit
-	// or retry budget refused the call. 503.
+	// (limit.ErrLimited), client-side throttle (limit.ErrThrottled), load
+	// shedder (shed.ErrShed) or retry budget refused the call. 503.
 	FlagOverflow = "UO"
 	// FlagRateLimited (RL): a rate limit refused the call. 429.
 	FlagRateLimited = "RL"
@@ -101,7 +104,8 @@ const StatusClientClosedRequest = 499
 //	idempotency.ErrUnavailable                  503  hint  ISU
 //	timeout.ErrExceeded, context.DeadlineExceeded  504  -   UT
 //	ratelimit.ErrLimited                        429  hint  RL
-//	keel.ErrRejected (breaker open, bulkhead full, limits, budget)
+//	keel.ErrRejected (breaker open, bulkhead full, limits, budget),
+//	shed.ErrShed, limit.ErrLimited, limit.ErrThrottled
 //	                                            503  hint  UO
 //	connection refused / DNS failure (dial)     503  -     UF
 //	connection reset / unexpected EOF           502  -     UC
@@ -166,7 +170,7 @@ func classify(err error) (int, string) {
 		return http.StatusGatewayTimeout, FlagTimeout
 	case errors.Is(err, ratelimit.ErrLimited):
 		return http.StatusTooManyRequests, FlagRateLimited
-	case errors.Is(err, keel.ErrRejected):
+	case errors.Is(err, keel.ErrRejected), overloaded(err):
 		return http.StatusServiceUnavailable, FlagOverflow
 	case isDialError(err):
 		return http.StatusServiceUnavailable, FlagConnectFailure
@@ -180,6 +184,12 @@ func classify(err error) (int, string) {
 		return http.StatusGatewayTimeout, FlagTimeout
 	}
 	return http.StatusInternalServerError, FlagNone
+}
+
+// overloaded reports whether err is one of the overload sentinels (a bare
+// sentinel does not match keel.ErrRejected; the typed errors do).
+func overloaded(err error) bool {
+	return errors.Is(err, shed.ErrShed) || errors.Is(err, limit.ErrLimited) || errors.Is(err, limit.ErrThrottled)
 }
 
 // classifyIdempotency maps the errors of package idempotency. It runs

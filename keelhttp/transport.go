@@ -426,7 +426,11 @@ func (c *call) request(ctx context.Context, body io.ReadCloser) *http.Request {
 	req, t := c.req, c.t
 	dl, hasDeadline := ctx.Deadline()
 	setDeadline := hasDeadline && t.deadlineHeader
-	headers := setDeadline || c.key != "" || t.inject != nil
+	crit := criticalityValue(ctx)
+	if crit != "" && req.Header.Get(CriticalityHeader) != "" {
+		crit = "" // the caller's own header wins
+	}
+	headers := setDeadline || c.key != "" || t.inject != nil || crit != ""
 	if ctx == req.Context() && !headers && body == req.Body {
 		return req
 	}
@@ -446,6 +450,9 @@ func (c *call) request(ctx context.Context, body io.ReadCloser) *http.Request {
 		}
 		if c.key != "" {
 			h[IdempotencyKeyHeader] = []string{c.key}
+		}
+		if crit != "" {
+			h[CriticalityHeader] = []string{crit}
 		}
 		if t.inject != nil {
 			t.inject(ctx, h)
