@@ -2,6 +2,7 @@ package keelhttp
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 
@@ -15,6 +16,7 @@ type ownedBody struct {
 	rc      io.ReadCloser
 	attempt *deadline.Context
 	total   *deadline.Context
+	cancel  context.CancelFunc // a hedged attempt's send context, or nil
 }
 
 func (b *ownedBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
@@ -23,6 +25,9 @@ func (b *ownedBody) Close() error {
 	err := b.rc.Close()
 	if b.attempt != nil {
 		b.attempt.Cancel()
+	}
+	if b.cancel != nil {
+		b.cancel()
 	}
 	if b.total != nil {
 		b.total.Cancel()
@@ -103,6 +108,7 @@ type prefixBody struct {
 	err     error
 	attempt *deadline.Context
 	total   *deadline.Context
+	cancel  context.CancelFunc // a hedged attempt's send context, or nil
 }
 
 func (b *prefixBody) Read(p []byte) (int, error) {
@@ -128,6 +134,9 @@ func (b *prefixBody) Close() error {
 	}
 	if b.attempt != nil {
 		b.attempt.Cancel()
+	}
+	if b.cancel != nil {
+		b.cancel()
 	}
 	if b.total != nil {
 		b.total.Cancel()

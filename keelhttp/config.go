@@ -10,6 +10,8 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
+	"github.com/keelhq/keel/hedge"
+	"github.com/keelhq/keel/limit"
 	"github.com/keelhq/keel/retry"
 )
 
@@ -121,9 +123,44 @@ type TransportConfig struct {
 	// baggage. It must be safe for concurrent use.
 	Inject func(ctx context.Context, h http.Header)
 
-	// Observer receives the events of the retry policy and of the breakers,
-	// unless Retry.Observer or Breaker.Breaker.Observer is set. Nil means
-	// none are built.
+	// Hedge, if set, sends backup attempts ("hedges") of slow requests: when
+	// an attempt has not answered after Hedge.Delay (or the adaptive
+	// percentile delay), another one is sent, and the first success wins;
+	// the others are canceled and their responses discarded. Only requests
+	// that may be repeated are hedged: idempotent methods and requests with
+	// an Idempotency-Key (every hedge carries the same key), whose body can
+	// be sent again. Hedging runs inside the retry policy: each retry is a
+	// hedged call. Hedge.Name defaults to Name, Hedge.Observer to Observer,
+	// and a nil Hedge.Classifier to the retry policy's judgement of attempt
+	// errors. Nil means no hedging.
+	Hedge *hedge.Config
+
+	// Throttle, if set, throttles every attempt on the client side (see
+	// limit.Throttler): an attempt is refused locally with the probability
+	// max(0, (requests − K·accepts)/(requests + 1)), where accepts are
+	// attempts that got a response whose status is not in RetryStatuses. A
+	// refused attempt is not sent and not retried: RoundTrip returns its
+	// *limit.ThrottledError (or the previous attempt's response, if there
+	// was one). Throttle.Name defaults to Name and Throttle.Observer to
+	// Observer; Throttle.Classifier must be nil (the Transport judges
+	// attempts itself). Nil means no throttling.
+	Throttle *limit.ThrottlerConfig
+
+	// Limit, if set, bounds the attempts in flight with an adaptive
+	// concurrency limit (see limit.Limiter), inside Throttle. Each attempt
+	// holds a permit from the moment it is sent until its response headers
+	// arrive (or it fails); that time is the limiter's round-trip sample,
+	// and a connection error or a response whose status is in
+	// RetryStatuses is a drop. An attempt refused by the limiter is not
+	// sent and not retried: RoundTrip returns its *limit.LimitedError (or
+	// the previous attempt's response). Limit.Name defaults to Name and
+	// Limit.Observer to Observer; Limit.Classifier must be nil. Nil means
+	// no limit.
+	Limit *limit.Config
+
+	// Observer receives the events of the retry policy, of the breakers
+	// and of Hedge, Throttle and Limit, unless their own Observer is set.
+	// Nil means none are built.
 	Observer keel.Observer
 }
 
@@ -138,6 +175,27 @@ func (c TransportConfig) Validate() error {
 		}
 		if err := c.Breaker.Validate(); err != nil {
 			return fmt.Errorf("keelhttp: TransportConfig.Breaker: %w", err)
+		}
+	}
+	if c.Hedge != nil {
+		if err := c.Hedge.Validate(); err != nil {
+			return fmt.Errorf("keelhttp: TransportConfig.Hedge: %w", err)
+		}
+	}
+	if c.Throttle != nil {
+		if c.Throttle.Classifier != nil {
+			return errors.New("keelhttp: TransportConfig.Throttle.Classifier must be nil: the Transport judges attempts itself")
+		}
+		if err := c.Throttle.Validate(); err != nil {
+			return fmt.Errorf("keelhttp: TransportConfig.Throttle: %w", err)
+		}
+	}
+	if c.Limit != nil {
+		if c.Limit.Classifier != nil {
+			return errors.New("keelhttp: TransportConfig.Limit.Classifier must be nil: the Transport judges attempts itself")
+		}
+		if err := c.Limit.Validate(); err != nil {
+			return fmt.Errorf("keelhttp: TransportConfig.Limit: %w", err)
 		}
 	}
 	for i, s := range c.RetryStatuses {

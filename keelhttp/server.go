@@ -122,7 +122,6 @@ func Handler(next http.Handler, cfg MiddlewareConfig) (http.Handler, error) {
 	return m.Wrap(next), nil
 }
 
-func runOp(ctx context.Context, op func(context.Context) error) error { return op(ctx) }
 
 // Wrap returns next guarded by the middleware.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {

@@ -11,7 +11,9 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
+	"github.com/keelhq/keel/hedge"
 	"github.com/keelhq/keel/internal/deadline"
+	"github.com/keelhq/keel/limit"
 	"github.com/keelhq/keel/retry"
 )
 
@@ -92,6 +94,11 @@ type Transport struct {
 	deadlineHeader bool
 	inject         func(context.Context, http.Header)
 	calls          sync.Pool
+
+	hedge    *hedge.Policy    // nil: no hedging
+	throttle *limit.Throttler // nil: no throttling
+	limiter  *limit.Limiter   // nil: no adaptive limit
+	guard    keel.Handler     // throttle and limiter around an attempt, or nil
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -165,9 +172,12 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 		}
 		t.breakers = g
 	}
+	if err := t.overload(cfg, rc.Classifier); err != nil {
+		return nil, err
+	}
 	t.calls.New = func() any {
 		c := new(call)
-		c.fn = c.attempt
+		c.fns.bind(c, t.guard != nil, t.hedge != nil)
 		return c
 	}
 	return t, nil
@@ -202,8 +212,7 @@ func (t *Transport) CloseIdleConnections() {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.calls.Get().(*call)
 	resp, err := c.run(t, req)
-	fn := c.fn
-	*c = call{fn: fn}
+	*c = call{fns: c.fns}
 	t.calls.Put(c)
 	return resp, err
 }
@@ -212,10 +221,10 @@ func (t *Transport) retries(status int) bool {
 	return status >= 0 && status < 640 && t.retryStatus[status/64]&(1<<(status%64)) != 0
 }
 
-// call is the state of one RoundTrip. Calls are pooled; fn is c.attempt,
-// bound once when the call is made so that running it allocates nothing.
+// call is the state of one RoundTrip. Calls are pooled; fns are its methods,
+// bound once when the call is made so that running them allocates nothing.
 type call struct {
-	fn         func(context.Context) error
+	fns        callFns
 	t          *Transport
 	req        *http.Request
 	br         *breaker.Breaker
@@ -227,6 +236,12 @@ type call struct {
 	bodyUsed   bool // req.Body (or body) was handed to an attempt
 	key        string
 	resp       *http.Response // the last attempt's response, owned by the call
+
+	// Hedged calls only: mu guards resp, body, bodyUsed and won while
+	// attempts run concurrently.
+	mu    sync.Mutex
+	won   bool            // an attempt of the current hedged call succeeded
+	hbase context.Context // the context hedged attempts send with
 }
 
 func (c *call) run(t *Transport, req *http.Request) (*http.Response, error) {
@@ -265,7 +280,11 @@ func (c *call) run(t *Transport, req *http.Request) (*http.Response, error) {
 		total = deadline.New(ctx, time.Now().Add(t.totalTimeout))
 		ctx = total
 	}
-	err := t.retry.Do(ctx, c.fn)
+	fn := c.fns.plain
+	if t.hedge != nil && c.safe && c.replayable && req.Header.Get("Upgrade") == "" {
+		fn = c.fns.hedgeCall
+	}
+	err := t.retry.Do(ctx, fn)
 	if !c.bodyUsed && c.body != nil {
 		_ = c.body.Close()
 	}
