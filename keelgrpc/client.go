@@ -2,6 +2,7 @@ package keelgrpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
+	"github.com/keelhq/keel/hedge"
 	"github.com/keelhq/keel/bulkhead"
 	"github.com/keelhq/keel/retry"
 	"github.com/keelhq/keel/timeout"
@@ -102,6 +104,25 @@ type ClientConfig struct {
 	// never retried.
 	StreamReplayLimit int
 
+	// Hedge, if set, hedges unary calls of the methods HedgeMethods lists or
+	// HedgeIf accepts: when an attempt has not answered after Hedge.Delay
+	// (or the adaptive percentile delay), another one is sent, and the
+	// first success wins; the others are canceled. Hedges run inside the
+	// retry policy and outside the breaker, so each hedge asks the breaker,
+	// takes a bulkhead permit and has its own Timeout. Only hedge idempotent
+	// methods: a canceled loser may already have had its effect. A call
+	// whose reply is not a protocol buffer message (a custom codec) is not
+	// hedged. Streams are never hedged. Hedge.Name defaults to Name,
+	// Hedge.Observer to Observer and Hedge.Classifier to Classifier (or
+	// its default). Nil means no hedging.
+	Hedge *hedge.Config
+	// HedgeMethods lists the full method names ("/pkg.Service/Method") that
+	// Hedge applies to. Hedge needs HedgeMethods or HedgeIf.
+	HedgeMethods []string
+	// HedgeIf, if set, reports whether Hedge applies to a full method name,
+	// besides those in HedgeMethods. It must be safe for concurrent use.
+	HedgeIf func(fullMethod string) bool
+
 	// Classifier judges each attempt for retries. Nil means
 	// NewClassifier(RetryableCodes...), or Classify when RetryableCodes is
 	// nil too.
@@ -144,6 +165,19 @@ func (c ClientConfig) Validate() error {
 			return fmt.Errorf("keelgrpc: ClientConfig.Bulkhead: %w", err)
 		}
 	}
+	if c.Hedge != nil {
+		if len(c.HedgeMethods) == 0 && c.HedgeIf == nil {
+			return errors.New("keelgrpc: ClientConfig.Hedge needs HedgeMethods or HedgeIf: only idempotent methods may be hedged")
+		}
+		if err := c.Hedge.Validate(); err != nil {
+			return fmt.Errorf("keelgrpc: ClientConfig.Hedge: %w", err)
+		}
+	}
+	for i, m := range c.HedgeMethods {
+		if len(m) < 3 || m[0] != '/' {
+			return fmt.Errorf("keelgrpc: ClientConfig.HedgeMethods[%d] %q is not a full method name (/pkg.Service/Method)", i, m)
+		}
+	}
 	return nil
 }
 
@@ -170,6 +204,10 @@ type Client struct {
 	breakerClass keel.Classifier
 	replayLimit  int  // < 0: streams are not retried
 	passthrough  bool // no policy at all
+
+	hedge        *hedge.Policy       // nil: no hedging
+	hedgeMethods map[string]struct{} // methods to hedge
+	hedgeIf      func(string) bool   // more methods to hedge, or nil
 
 	calls sync.Pool // *unaryCall
 }
@@ -240,7 +278,27 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		inner = append(inner, timeout.MustNew(timeout.Config{Name: cfg.Name, Timeout: cfg.Timeout, Observer: cfg.Observer}))
 	}
 	c.inner = keel.Chain(inner...).Wrap(runOp)
-	c.passthrough = c.retry == nil && c.breakers == nil && len(inner) == 0
+	if cfg.Hedge != nil {
+		hc := *cfg.Hedge
+		hc.Name = orDefault(hc.Name, cfg.Name)
+		if hc.Classifier == nil {
+			hc.Classifier = c.classify
+		}
+		if hc.Observer == nil {
+			hc.Observer = cfg.Observer
+		}
+		h, err := hedge.New(hc)
+		if err != nil {
+			return nil, fmt.Errorf("keelgrpc: ClientConfig.Hedge: %w", err)
+		}
+		c.hedge = h
+		c.hedgeMethods = make(map[string]struct{}, len(cfg.HedgeMethods))
+		for _, m := range cfg.HedgeMethods {
+			c.hedgeMethods[m] = struct{}{}
+		}
+		c.hedgeIf = cfg.HedgeIf
+	}
+	c.passthrough = c.retry == nil && c.breakers == nil && len(inner) == 0 && c.hedge == nil
 	c.calls.New = func() any { return newUnaryCall(c) }
 	return c, nil
 }
@@ -271,6 +329,9 @@ func StreamClientInterceptor(cfg ClientConfig) grpc.StreamClientInterceptor {
 
 // Retry returns the client's retry policy, or nil if it has none.
 func (c *Client) Retry() *retry.Policy { return c.retry }
+
+// Hedge returns the client's hedge policy, or nil if it has none.
+func (c *Client) Hedge() *hedge.Policy { return c.hedge }
 
 // Bulkhead returns the client's bulkhead, or nil if it has none.
 func (c *Client) Bulkhead() *bulkhead.Bulkhead { return c.bulkhead }

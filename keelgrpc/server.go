@@ -22,7 +22,9 @@ var ErrPanic = status.Error(codes.Internal, "keelgrpc: handler panicked")
 // valid: it recovers panics and admits every call.
 type ServerConfig struct {
 	// Admission guards every call: a *bulkhead.Bulkhead, a
-	// *ratelimit.Limiter, a keel.Chain of them, or any keel.Policy. The
+	// *ratelimit.Limiter, a *limit.Limiter, a *shed.Shedder (which finds the
+	// call's criticality from CriticalityKey in its context), a keel.Chain
+	// of them, or any keel.Policy. The
 	// handler runs inside it, so a bulkhead permit is held until a unary
 	// handler returns or a stream handler returns (the stream's lifetime).
 	// Nil admits every call.
@@ -141,6 +143,7 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 			resp, err = nil, s.panicked(ctx, info.FullMethod, v)
 		}
 	}()
+	ctx = incomingCriticality(ctx)
 	if s.admit == nil {
 		resp, err = handler(ctx, req)
 	} else {
@@ -163,6 +166,9 @@ func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 			err = s.panicked(ss.Context(), info.FullMethod, v)
 		}
 	}()
+	if cctx := incomingCriticality(ss.Context()); cctx != ss.Context() {
+		ss = &serverStream{ServerStream: ss, ctx: cctx}
+	}
 	if s.admit == nil {
 		err = handler(srv, ss)
 	} else {

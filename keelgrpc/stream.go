@@ -56,6 +56,7 @@ func (c *Client) StreamClientInterceptor() grpc.StreamClientInterceptor {
 }
 
 func (c *Client) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ctx = outgoingCriticality(ctx)
 	if c.retry == nil && c.breakers == nil && c.bulkhead == nil {
 		return streamer(ctx, desc, cc, method, opts...)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/keelhq/keel/breaker"
 )
@@ -62,8 +63,14 @@ func newUnaryCall(c *Client) *unaryCall {
 }
 
 func (c *Client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	ctx = outgoingCriticality(ctx)
 	if c.passthrough {
 		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	if c.hedge != nil && c.hedges(method) {
+		if m, ok := reply.(proto.Message); ok {
+			return c.hedged(ctx, method, req, m, cc, invoker, opts)
+		}
 	}
 	u := c.calls.Get().(*unaryCall)
 	u.method, u.req, u.reply, u.cc, u.invoker = method, req, reply, cc, invoker
