@@ -22,6 +22,19 @@ type BulkheadSource interface {
 	Queued() int
 }
 
+// LimiterSource is what [Metrics.RegisterLimiter] needs of an adaptive
+// concurrency limiter. *limit.Limiter implements it.
+type LimiterSource interface {
+	Limit() int
+	InFlight() int
+}
+
+type limiterEntry struct {
+	name string
+	src  LimiterSource
+	opts []metric.ObserveOption // keel.name
+}
+
 type breakerEntry struct {
 	src    BreakerSource
 	states [numStates][]metric.ObserveOption // keel.name, keel.state
@@ -80,6 +93,30 @@ func (m *Metrics) RegisterBulkhead(name string, b BulkheadSource) (unregister fu
 	}
 }
 
+// RegisterLimiter reports l's Limit and InFlight in the keel.limit.current
+// and keel.limit.in_flight gauges under keel.name=name, read at each
+// collection. It returns a function that removes l again; calling it more
+// than once is harmless.
+//
+// Limiters that are not registered appear in the gauges with the limit of
+// their last limit change and the occupancy of their last event that
+// reached this observer (a limiter whose limit never moved has no
+// keel.limit.current series until it is registered).
+func (m *Metrics) RegisterLimiter(name string, l LimiterSource) (unregister func()) {
+	e := &limiterEntry{name: name, src: l, opts: []metric.ObserveOption{
+		metric.WithAttributeSet(attribute.NewSet(AttrName.String(name)))}}
+	m.mu.Lock()
+	id := m.nextID
+	m.nextID++
+	m.limiters[id] = e
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.limiters, id)
+		m.mu.Unlock()
+	}
+}
+
 // observeGauges is the callback of the observable gauges. It copies the
 // registrations under the lock and reads the sources outside it: State may
 // emit an event to user code.
@@ -93,7 +130,18 @@ func (m *Metrics) observeGauges(_ context.Context, o metric.Observer) error {
 	for _, e := range m.bulkheads {
 		bulkheads = append(bulkheads, e)
 	}
+	limiters := make([]*limiterEntry, 0, len(m.limiters))
+	for _, e := range m.limiters {
+		limiters = append(limiters, e)
+	}
 	m.mu.Unlock()
+
+	seenLimiter := make(map[string]bool, len(limiters))
+	for _, e := range limiters {
+		seenLimiter[e.name] = true
+		o.ObserveInt64(m.limitCurrent, int64(e.src.Limit()), e.opts...)
+		o.ObserveInt64(m.limitInFlight, int64(e.src.InFlight()), e.opts...)
+	}
 
 	seenBreaker := make(map[string]bool, len(breakers))
 	for _, e := range breakers {
@@ -115,6 +163,15 @@ func (m *Metrics) observeGauges(_ context.Context, o metric.Observer) error {
 			for st := range breaker.State(numStates) {
 				o.ObserveInt64(m.breakerState, b2i(st == cur), metric.WithAttributes(
 					AttrName.String(k.name), AttrState.String(st.String())))
+			}
+		}
+		if s.kind == kindLimit && !seenLimiter[k.name] {
+			opts := metric.WithAttributes(AttrName.String(k.name))
+			if s.limitSeen.Load() {
+				o.ObserveInt64(m.limitCurrent, s.limit.Load(), opts)
+			}
+			if s.limitOccSeen.Load() {
+				o.ObserveInt64(m.limitInFlight, s.limitInFlight.Load(), opts)
 			}
 		}
 		if s.seenOccupancy.Load() && !seenBulkhead[k.name] {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
+	"github.com/keelhq/keel/shed"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -78,6 +80,12 @@ type Metrics struct {
 	breakerState    metric.Int64ObservableGauge
 	inFlight        metric.Int64ObservableGauge
 	queued          metric.Int64ObservableGauge
+	limitCurrent    metric.Int64ObservableGauge
+	limitInFlight   metric.Int64ObservableGauge
+	shed            metric.Int64Counter
+	hedges          metric.Int64Counter
+	hedgeWins       metric.Int64Counter
+	hedgesSupp      metric.Int64Counter
 
 	series seriesMap
 	reg    metric.Registration
@@ -86,6 +94,7 @@ type Metrics struct {
 	nextID    uint64
 	breakers  map[uint64]*breakerEntry
 	bulkheads map[uint64]*bulkheadEntry
+	limiters  map[uint64]*limiterEntry
 }
 
 var _ keel.Observer = (*Metrics)(nil)
@@ -108,6 +117,7 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	m := &Metrics{
 		breakers:  make(map[uint64]*breakerEntry),
 		bulkheads: make(map[uint64]*bulkheadEntry),
+		limiters:  make(map[uint64]*limiterEntry),
 	}
 	var errs []error
 	hist := func(name, desc string) metric.Float64Histogram {
@@ -149,10 +159,17 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	m.breakerState = gauge(MetricBreakerState, "{state}", "1 for the current state of a circuit breaker, 0 for the others.")
 	m.inFlight = gauge(MetricInFlight, "{permit}", "Bulkhead permits held.")
 	m.queued = gauge(MetricQueued, "{call}", "Calls waiting for a bulkhead permit.")
+	m.limitCurrent = gauge(MetricLimit, "{call}", "Current limit of an adaptive concurrency limiter.")
+	m.limitInFlight = gauge(MetricLimitInFlight, "{call}", "Permits an adaptive concurrency limiter holds.")
+	m.shed = counter(MetricShed, "{request}", "Requests a load shedder refused, by criticality.")
+	m.hedges = counter(MetricHedges, "{request}", "Hedges (backup attempts) sent.")
+	m.hedgeWins = counter(MetricHedgeWins, "{call}", "Hedged calls a hedge won rather than the first attempt.")
+	m.hedgesSupp = counter(MetricHedgesSuppressed, "{request}", "Hedges the hedge budget refused.")
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("telemetry: creating instruments: %w", err)
 	}
-	m.reg, err = meter.RegisterCallback(m.observeGauges, m.breakerState, m.inFlight, m.queued)
+	m.reg, err = meter.RegisterCallback(m.observeGauges, m.breakerState, m.inFlight, m.queued,
+		m.limitCurrent, m.limitInFlight)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: registering gauge callback: %w", err)
 	}
@@ -190,6 +207,9 @@ func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
 	switch e.Kind {
 	case keel.EventSuccess:
 		m.recordCall(ctx, s, keel.OutcomeSuccess, e.Duration)
+		if s.kind == kindHedge && e.Attempt > 1 {
+			m.hedgeWins.Add(ctx, 1, s.nameAdd...)
+		}
 	case keel.EventFailure:
 		o := e.Outcome
 		if o == keel.OutcomeSuccess {
@@ -204,10 +224,23 @@ func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
 		}
 	case keel.EventRetry:
 		m.retries.Add(ctx, 1, s.plainAdd...)
+		if s.kind == kindHedge {
+			m.hedges.Add(ctx, 1, s.nameAdd...)
+		}
 	case keel.EventExhausted:
 		m.exhausted.Add(ctx, 1, s.reasonOpts(e.Reason)...)
 	case keel.EventRejected:
 		m.rejections.Add(ctx, 1, s.reasonOpts(e.Reason)...)
+		switch s.kind {
+		case kindShed:
+			if re, ok := errors.AsType[*shed.RejectedError](e.Err); ok && re.Criticality.Valid() {
+				m.shed.Add(ctx, 1, s.shed[re.Criticality-shed.Sheddable]...)
+			}
+		case kindHedge:
+			if e.Reason == keel.ReasonBudget {
+				m.hedgesSupp.Add(ctx, 1, s.nameAdd...)
+			}
+		}
 		s.occupancy(e)
 	case keel.EventAcquired:
 		if s.localWait != nil {
@@ -234,6 +267,17 @@ func (m *Metrics) Observe(ctx context.Context, e keel.Event) {
 	case keel.EventLeaseLost:
 		m.leasesLost.Add(ctx, 1, s.plainAdd...)
 	case keel.EventStateChange:
+		if s.kind == kindLimit {
+			// A limiter's From and To are limits: far too many values for
+			// the transitions counter's labels.
+			if v, err := strconv.Atoi(e.To); err == nil {
+				s.limit.Store(int64(v))
+				if !s.limitSeen.Load() {
+					s.limitSeen.Store(true)
+				}
+			}
+			break
+		}
 		m.transitions.Add(ctx, 1, s.transition(seriesKey{e.Policy, e.Name}, e.From, e.To)...)
 		if st, ok := parseState(e.To); ok {
 			s.state.Store(int32(st) + 1)
@@ -260,6 +304,13 @@ const (
 
 // occupancy keeps the bulkhead occupancy an event reports, for the gauges.
 func (s *series) occupancy(e keel.Event) {
+	if s.kind == kindLimit {
+		s.limitInFlight.Store(int64(e.InFlight))
+		if !s.limitOccSeen.Load() {
+			s.limitOccSeen.Store(true)
+		}
+		return
+	}
 	if e.Policy != "bulkhead" {
 		return
 	}

@@ -68,6 +68,31 @@ const (
 	// MetricQueued: an observable gauge of the calls waiting for a bulkhead
 	// permit, by keel.name.
 	MetricQueued = "keel.bulkhead.queued"
+	// MetricLimit: an observable gauge of an adaptive concurrency limiter's
+	// current limit, by keel.name: read from limiters registered with
+	// RegisterLimiter, else the last limit change (EventStateChange of
+	// policy "limit") this observer saw.
+	MetricLimit = "keel.limit.current"
+	// MetricLimitInFlight: an observable gauge of the permits an adaptive
+	// concurrency limiter holds, by keel.name: read from registered
+	// limiters, else the occupancy of the limiter's last event.
+	MetricLimitInFlight = "keel.limit.in_flight"
+	// MetricShed: requests a load shedder refused (EventRejected of policy
+	// "shed" carrying a *shed.RejectedError), by keel.name and
+	// keel.criticality. They are also counted in MetricRejections.
+	MetricShed = "keel.shed"
+	// MetricHedges: hedges (backup attempts) a hedge policy sent
+	// (EventRetry of policy "hedge"), by keel.name. They are also counted
+	// in MetricRetries with keel.policy="hedge".
+	MetricHedges = "keel.hedge.sent"
+	// MetricHedgeWins: hedged calls a hedge, rather than the first attempt,
+	// won (EventSuccess of policy "hedge" with Attempt above 1), by
+	// keel.name.
+	MetricHedgeWins = "keel.hedge.won"
+	// MetricHedgesSuppressed: hedges the hedge policy's budget refused
+	// (EventRejected of policy "hedge" with keel.ReasonBudget), by
+	// keel.name. They are also counted in MetricRejections.
+	MetricHedgesSuppressed = "keel.hedge.suppressed"
 )
 
 // Attribute keys of metrics, span events and log records.
@@ -89,6 +114,9 @@ const (
 	AttrFrom attribute.Key = "keel.from"
 	// AttrTo: see AttrFrom.
 	AttrTo attribute.Key = "keel.to"
+	// AttrCriticality is a shed request's class: "sheddable", "default" or
+	// "critical" (shed.Criticality.String).
+	AttrCriticality attribute.Key = "keel.criticality"
 	// AttrAttempt is an attempt number, starting at 1 (span events only).
 	AttrAttempt attribute.Key = "keel.attempt"
 	// AttrDelay is the wait before the next attempt in seconds (span events

@@ -98,6 +98,7 @@ func scrapeWorkload(t *testing.T) []byte {
 		// context, and the operation exiting later.
 		m.Observe(context.Background(), keel.Event{Kind: keel.EventAbandoned, Policy: "timeout", Name: "inventory", Duration: 40 * time.Millisecond})
 		m.Observe(context.Background(), keel.Event{Kind: keel.EventAbandonedExit, Policy: "timeout", Name: "inventory", Duration: 90 * time.Millisecond})
+		overloadScrapeWorkload(t, m)
 		// HTTP requests through keelhttp with HTTPClient and HTTPServer.
 		httpScrapeWorkload(t, prom)
 

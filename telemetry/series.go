@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/shed"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -40,6 +41,17 @@ type series struct {
 	queued        atomic.Int64
 	state         atomic.Int32 // breaker state index + 1; 0: no transition seen
 
+	// Adaptive limiters (policy "limit"): the last limit and occupancy
+	// events reported, for limiters nobody registered.
+	limitSeen     atomic.Bool
+	limit         atomic.Int64
+	limitOccSeen  atomic.Bool
+	limitInFlight atomic.Int64
+
+	kind    policyKind
+	nameAdd []metric.AddOption    // keel.name; policy "hedge" only
+	shed    [3][]metric.AddOption // keel.name, keel.criticality (sheddable, default, critical); policy "shed" only
+
 	mu          sync.Mutex // guards writes of transitions
 	transitions atomic.Pointer[map[[2]string][]metric.AddOption]
 }
@@ -69,8 +81,31 @@ func newSeries(k seriesKey, local *Histograms, buckets []float64) *series {
 	for r := range numReasons {
 		s.reason[r] = []metric.AddOption{metric.WithAttributeSet(with(AttrReason.String(keel.Reason(r).String())))}
 	}
+	switch k.policy {
+	case "limit":
+		s.kind = kindLimit
+	case "hedge":
+		s.kind = kindHedge
+		s.nameAdd = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrName.String(k.name)))}
+	case "shed":
+		s.kind = kindShed
+		for c := shed.Sheddable; c <= shed.Critical; c++ {
+			s.shed[c-shed.Sheddable] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+				AttrName.String(k.name), AttrCriticality.String(c.String())))}
+		}
+	}
 	return s
 }
+
+// policyKind marks the policies whose events feed instruments of their own.
+type policyKind uint8
+
+const (
+	kindOther policyKind = iota
+	kindLimit
+	kindHedge
+	kindShed
+)
 
 func (s *series) outcomeOpts(o keel.Outcome) []metric.RecordOption {
 	return s.outcome[outcomeIndex(o)]
