@@ -21,7 +21,7 @@ func plot(cfg config, res results) string {
 	xs := func(x0 int, l float64) float64 { return float64(x0) + (l-0.5)/4*pw }
 
 	panel := func(x0 int, title, ylabel string, yticks []float64, ytick func(float64) string,
-		y func(float64) float64, val func(phase) float64, target float64, targetLabel string) {
+		y func(float64) float64, val func(phase) (float64, bool), target float64, targetLabel string) {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", x0, top-8, title)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>`+"\n", x0, top, pw, ph)
 		for _, t := range yticks {
@@ -50,8 +50,15 @@ func plot(cfg config, res results) string {
 				if p.keel != withKeel {
 					continue
 				}
-				xx, yy := xs(x0, p.load), y(val(p))
+				v, ok := val(p)
+				xx, yy := xs(x0, p.load), y(v)
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", xx, yy))
+				if !ok {
+					// Nothing to measure: drawn hollow at the given value.
+					fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="white" stroke="%s" stroke-width="2"/>`+"\n", xx, yy, color)
+					fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="%s" text-anchor="end" font-size="10">none succeeded</text>`+"\n", xx-6, yy+14, color)
+					continue
+				}
 				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>`+"\n", xx, yy, color)
 			}
 			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), color)
@@ -62,7 +69,7 @@ func plot(cfg config, res results) string {
 	gy := func(v float64) float64 { return top + ph - math.Min(v, 120)/120*ph }
 	panel(left, "Goodput", "goodput (% of capacity)", []float64{0, 20, 40, 60, 80, 100, 120},
 		func(v float64) string { return fmt.Sprintf("%g%%", v) }, gy,
-		func(p phase) float64 { return 100 * p.goodput / cfg.capacity() }, 90, "target ≥ 90%")
+		func(p phase) (float64, bool) { return 100 * p.goodput / cfg.capacity(), true }, 90, "target ≥ 90%")
 
 	// p99, log scale 10 ms..2 s.
 	lo, hi := math.Log10(10), math.Log10(2000)
@@ -73,7 +80,12 @@ func plot(cfg config, res results) string {
 	unl := float64(res.unloadedP99) / float64(time.Millisecond)
 	panel(left+pw+130, "p99 latency of successful requests", "p99 (ms, log scale)", []float64{10, 20, 50, 100, 200, 500, 1000, 2000},
 		func(v float64) string { return fmt.Sprintf("%g", v) }, ly,
-		func(p phase) float64 { return float64(p.p99) / float64(time.Millisecond) }, 3*unl,
+		func(p phase) (float64, bool) {
+			if p.p99 == 0 { // no successful request: plotted at the client timeout
+				return float64(cfg.timeout) / float64(time.Millisecond), false
+			}
+			return float64(p.p99) / float64(time.Millisecond), true
+		}, 3*unl,
 		fmt.Sprintf("target 3× unloaded p99 (%.0f ms)", 3*unl))
 
 	// Legend.

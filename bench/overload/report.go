@@ -47,7 +47,12 @@ func writeReport(w io.Writer, cfg config, res results) {
 	}
 }
 
+// ms formats d in milliseconds; zero (no successful request to measure) is
+// "–".
 func ms(d time.Duration) string {
+	if d == 0 {
+		return "–"
+	}
 	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }
 
