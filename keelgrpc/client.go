@@ -12,8 +12,8 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
-	"github.com/keelhq/keel/hedge"
 	"github.com/keelhq/keel/bulkhead"
+	"github.com/keelhq/keel/hedge"
 	"github.com/keelhq/keel/retry"
 	"github.com/keelhq/keel/timeout"
 )

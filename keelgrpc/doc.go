@@ -43,6 +43,13 @@
 // recorded when the stream ends; retries happen only before the first
 // response message.
 //
+// Unary calls of idempotent methods (ClientConfig.HedgeMethods or HedgeIf)
+// can be hedged (ClientConfig.Hedge, package hedge):
+// retry(hedge(breaker(bulkhead(timeout(call))))). Every call carries the
+// criticality of its context (package shed) in the CriticalityKey metadata,
+// which the server interceptors put back into the handler's context, where a
+// *shed.Shedder in ServerConfig.Admission finds it.
+//
 // Do not enable gRPC's own retries (a retryPolicy in the service config) for
 // the same methods: both would retry, and the attempts would multiply.
 //

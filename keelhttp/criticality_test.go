@@ -199,4 +199,3 @@ func TestTransportSendsCriticality(t *testing.T) {
 		t.Errorf("header/criticality seen by the server (-want +got):\n%s", diff)
 	}
 }
-

@@ -18,15 +18,23 @@
 // honors Retry-After in both of its forms ([ParseRetryAfter]), drains and
 // closes every response it discards, and when the retries run out it returns
 // the last response, body and all, instead of an opaque error. Each attempt
-// carries the time left in the [DeadlineHeader] and, through the Inject hook,
-// the trace context.
+// carries the time left in the [DeadlineHeader], the context's criticality in
+// the [CriticalityHeader] and, through the Inject hook, the trace context.
+//
+// Optional overload protection: TransportConfig.Hedge sends backup attempts
+// of slow requests that may be repeated (package hedge), with the same
+// Idempotency-Key on every hedge; TransportConfig.Throttle (client-side
+// adaptive throttling) and TransportConfig.Limit (an adaptive concurrency
+// limit) guard each attempt (package limit).
 //
 // # Server
 //
 // [Middleware] wraps an http.Handler: it recovers panics into an RFC 9457
 // problem+json 500, turns the [DeadlineHeader] into the request context's
-// deadline, admits requests through any keel.Policy (a bulkhead, a rate
-// limiter) answering rejections with 503 or 429 and Retry-After, and writes
+// deadline, puts the [CriticalityHeader]'s class into the request context for
+// a load shedder (package shed), admits requests through any keel.Policy (a
+// bulkhead, a rate limiter, a shedder, an adaptive limiter) answering
+// rejections with 503 or 429 and Retry-After, and writes
 // one slog access-log line per request with a short response flag saying why
 // a request failed ([FlagOverflow] "UO", [FlagRateLimited] "RL", …).
 //

@@ -16,11 +16,11 @@ import (
 
 // callFns are a call's methods as funcs, bound once per pooled call.
 type callFns struct {
-	plain      func(context.Context) error // one attempt, guarded if there is a guard
-	attempt    func(context.Context) error // c.attempt
-	hedged     func(context.Context) error // c.hedgedAttempt, guarded if there is a guard
-	hedgedRaw  func(context.Context) error // c.hedgedAttempt
-	hedgeCall  func(context.Context) error // c.hedgeCall
+	plain     func(context.Context) error // one attempt, guarded if there is a guard
+	attempt   func(context.Context) error // c.attempt
+	hedged    func(context.Context) error // c.hedgedAttempt, guarded if there is a guard
+	hedgedRaw func(context.Context) error // c.hedgedAttempt
+	hedgeCall func(context.Context) error // c.hedgeCall
 }
 
 func (f *callFns) bind(c *call, guarded, hedged bool) {
@@ -138,7 +138,7 @@ func isStatusError(err error) bool {
 // rejections are permanent: an attempt refused locally is not retried.
 func (c *call) guarded(ctx context.Context, attempt func(context.Context) error) error {
 	err := c.t.guard(ctx, attempt)
-	switch err.(type) {
+	switch err.(type) { //nolint:errorlint // only the guard's own rejections, which it returns unwrapped; a wrapped one came from the base RoundTripper
 	case *limit.ThrottledError, *limit.LimitedError:
 		return keel.Permanent(err)
 	}

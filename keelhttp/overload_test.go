@@ -25,7 +25,6 @@ import (
 type hedgeServer struct {
 	mu       sync.Mutex
 	keys     []string
-	bodies   []string
 	canceled chan struct{}
 }
 
@@ -191,7 +190,10 @@ func TestTransportLimit(t *testing.T) {
 		done <- err
 	}()
 	<-entered
-	_, err := client.Get(s.URL)
+	resp, err := client.Get(s.URL)
+	if err == nil {
+		resp.Body.Close()
+	}
 	if le, ok := errors.AsType[*limit.LimitedError](err); !ok || le.Limit != 1 || le.InFlight != 1 {
 		t.Errorf("second request: got %v, want a *limit.LimitedError with Limit 1, InFlight 1", err)
 	}
@@ -226,5 +228,98 @@ func TestTransportConfigOverloadValidate(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("Validate: got %v, want an error starting %q", err, tc.want)
 		}
+	}
+}
+
+func overloadConfigs() []struct {
+	name string
+	cfg  keelhttp.TransportConfig
+} {
+	return []struct {
+		name string
+		cfg  keelhttp.TransportConfig
+	}{
+		{"throttle", keelhttp.TransportConfig{Throttle: &limit.ThrottlerConfig{}}},
+		{"limit", keelhttp.TransportConfig{Limit: &limit.Config{}}},
+		{"throttle+limit", keelhttp.TransportConfig{Throttle: &limit.ThrottlerConfig{}, Limit: &limit.Config{}}},
+	}
+}
+
+func TestTransportOverloadAllocations(t *testing.T) {
+	for _, tc := range overloadConfigs() {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Base = newStatic()
+			kt := keelhttp.MustNewTransport(tc.cfg)
+			req, _ := http.NewRequest(http.MethodGet, "http://svc.test/x", nil)
+			got := testing.AllocsPerRun(1000, func() {
+				resp, err := kt.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			})
+			if got != 0 {
+				t.Errorf("allocations per request: got %v, want 0", got)
+			}
+		})
+	}
+}
+
+func BenchmarkTransportOverload(b *testing.B) {
+	for _, bc := range overloadConfigs() {
+		b.Run(bc.name, func(b *testing.B) {
+			bc.cfg.Base = newStatic()
+			kt := keelhttp.MustNewTransport(bc.cfg)
+			req, _ := http.NewRequest(http.MethodGet, "http://svc.test/x", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := kt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		})
+		b.Run(bc.name+"/parallel", func(b *testing.B) {
+			bc.cfg.Base = newStatic()
+			kt := keelhttp.MustNewTransport(bc.cfg)
+			req, _ := http.NewRequest(http.MethodGet, "http://svc.test/x", nil)
+			// Warm the throttler up: before its first accepts, concurrent
+			// requests in flight alone give it a rejection probability.
+			for range 100 {
+				resp, err := kt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := kt.RoundTrip(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkTransportHedge(b *testing.B) {
+	// The first attempt answers at once, so no hedge is sent: the cost of
+	// the hedged path itself (its goroutine, timer and contexts).
+	kt := keelhttp.MustNewTransport(keelhttp.TransportConfig{Base: newStatic(), Hedge: &hedge.Config{Delay: time.Hour}})
+	req, _ := http.NewRequest(http.MethodGet, "http://svc.test/x", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := kt.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
 	}
 }

@@ -122,7 +122,6 @@ func Handler(next http.Handler, cfg MiddlewareConfig) (http.Handler, error) {
 	return m.Wrap(next), nil
 }
 
-
 // Wrap returns next guarded by the middleware.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,8 +15,10 @@
 // Durations are histograms in seconds with [DefaultBuckets] (100 µs to 30 s);
 // the count of keel.call.duration, by keel.outcome, is the number of calls.
 // Counters count rejections by reason, retries, exhausted retries, fallbacks,
-// timeouts, abandoned operations and breaker transitions. Observable gauges
-// report the state of breakers and the occupancy of bulkheads. Recording an
+// timeouts, abandoned operations, breaker transitions, requests shed by
+// criticality (keel.shed) and hedges sent, won and suppressed. Observable
+// gauges report the state of breakers, the occupancy of bulkheads and the
+// limit and in-flight count of adaptive limiters (RegisterLimiter). Recording an
 // event allocates nothing: the attribute sets of each policy instance are
 // built once, on its first event.
 //

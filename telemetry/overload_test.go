@@ -2,6 +2,8 @@ package telemetry_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/keelhq/keel/limit"
 	"github.com/keelhq/keel/shed"
 	"github.com/keelhq/keel/telemetry"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 func TestMetricsOverload(t *testing.T) {
@@ -49,7 +53,7 @@ func TestMetricsOverload(t *testing.T) {
 			},
 		},
 		{
-			name: "shed requests are rejections too",
+			name:   "shed requests are rejections too",
 			events: []keel.Event{rejected("api", shed.Sheddable), rejected("api", shed.Default)},
 			metric: telemetry.MetricRejections,
 			want:   map[string]float64{"keel.name=api,keel.policy=shed,keel.reason=limit": 2},
@@ -263,4 +267,63 @@ func overloadScrapeWorkload(t *testing.T, m *telemetry.Metrics) {
 			}
 		})
 	}
+}
+
+func ExampleMetrics_RegisterLimiter() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+
+	m := telemetry.MustNewMetrics(telemetry.MetricsConfig{MeterProvider: mp})
+	l := limit.MustNew(limit.Config{Name: "db", InitialLimit: 16, Observer: m})
+	unregister := m.RegisterLimiter("db", l)
+	defer unregister()
+
+	p, _ := l.Acquire(context.Background())
+	defer p.Done(keel.OutcomeSuccess)
+
+	var rm metricdata.ResourceMetrics
+	_ = reader.Collect(context.Background(), &rm)
+	for _, sm := range rm.ScopeMetrics {
+		for _, metric := range sm.Metrics {
+			if g, ok := metric.Data.(metricdata.Gauge[int64]); ok && strings.HasPrefix(metric.Name, "keel.limit.") {
+				fmt.Println(metric.Name, g.DataPoints[0].Value)
+			}
+		}
+	}
+	// Unordered output:
+	// keel.limit.current 16
+	// keel.limit.in_flight 1
+}
+
+// Example_shed counts the requests a shedder refused, by criticality.
+func Example_shed() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+
+	m := telemetry.MustNewMetrics(telemetry.MetricsConfig{MeterProvider: mp})
+	s := shed.MustNew(shed.Config{Name: "api", Capacity: 2, Observer: m})
+	held, _ := s.AdmitClass(context.Background(), shed.Critical) // one of two places taken
+	defer held.Done()
+	for _, c := range []shed.Criticality{shed.Sheddable, shed.Sheddable, shed.Critical} {
+		if t, err := s.AdmitClass(context.Background(), c); err == nil {
+			t.Done()
+		}
+	}
+
+	var rm metricdata.ResourceMetrics
+	_ = reader.Collect(context.Background(), &rm)
+	for _, sm := range rm.ScopeMetrics {
+		for _, metric := range sm.Metrics {
+			if sum, ok := metric.Data.(metricdata.Sum[int64]); ok && metric.Name == telemetry.MetricShed {
+				for _, dp := range sum.DataPoints {
+					c, _ := dp.Attributes.Value(telemetry.AttrCriticality)
+					fmt.Println(metric.Name, c.AsString(), dp.Value)
+				}
+			}
+		}
+	}
+	// Output:
+	// keel.shed sheddable 2
 }
