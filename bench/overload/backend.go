@@ -17,6 +17,7 @@ type server struct {
 	srv  *http.Server
 	url  string
 	done chan struct{}
+	err  error // of Serve, once done is closed
 }
 
 func serve(h http.Handler) (*server, error) {
@@ -31,18 +32,20 @@ func serve(h http.Handler) (*server, error) {
 	}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			panic(err)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.err = err
 		}
 	}()
 	return s, nil
 }
 
-// close closes the listener and every connection, then waits for Serve to
-// return. Handlers still running must be released by their own stop signal.
-func (s *server) close() {
+// close closes the listener and every connection, waits for Serve to return
+// and returns its error, if it failed. Handlers still running must be
+// released by their own stop signal.
+func (s *server) close() error {
 	_ = s.srv.Close()
 	<-s.done
+	return s.err
 }
 
 // capped is a backend with a fixed capacity: at most cap(sem) requests are

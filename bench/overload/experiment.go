@@ -134,8 +134,10 @@ func overloadPhase(ctx context.Context, cfg config, withKeel bool, load float64,
 	rate := load * cfg.capacity()
 	samples := openLoop(ctx, client, srv.url, rate, cfg.warmup, cfg.phase, cfg.timeout, seed)
 	close(b.stop)
-	srv.close()
 	client.CloseIdleConnections()
+	if err := srv.close(); err != nil {
+		return phase{}, err
+	}
 
 	p := phase{keel: withKeel, load: load, offered: rate}
 	var lat []time.Duration
@@ -154,13 +156,17 @@ func overloadPhase(ctx context.Context, cfg config, withKeel bool, load float64,
 	return p, nil
 }
 
-func hedgeExperiment(ctx context.Context, cfg config, hedged bool) (hedgeRun, error) {
+func hedgeExperiment(ctx context.Context, cfg config, hedged bool) (_ hedgeRun, err error) {
 	b := newTail(cfg.seed)
 	srv, err := serve(b)
 	if err != nil {
 		return hedgeRun{}, err
 	}
-	defer srv.close()
+	defer func() {
+		if cerr := srv.close(); err == nil {
+			err = cerr
+		}
+	}()
 	client := newClient()
 	defer client.CloseIdleConnections()
 
