@@ -91,8 +91,9 @@ type Throttler struct {
 	rnd      func() float64
 	width    int64 // bucket width in ns
 
-	mu      sync.Mutex
-	buckets []bucket // ring, guarded by mu
+	mu       sync.Mutex
+	buckets  []bucket // ring, guarded by mu
+	inFlight int64    // requests Do let through that have no verdict yet, guarded by mu
 }
 
 type bucket struct {
@@ -227,9 +228,34 @@ func (t *Throttler) Wrap(next keel.Handler) keel.Handler {
 	}
 }
 
+// admitAt is AllowAt for Do and Wrap, which know when a request they let
+// through gets its verdict: requests still in flight are left out of the
+// probability, so a burst at start-up (many requests sent, none answered yet)
+// is not throttled for want of accepts that simply have not arrived.
+func (t *Throttler) admitAt(now time.Time) (ok bool, p float64) {
+	t.mu.Lock()
+	requests, accepts := t.countsLocked(now)
+	p = t.probability(max(0, requests-t.inFlight), accepts)
+	t.bucketLocked(now).requests++
+	t.inFlight++
+	t.mu.Unlock()
+	if p == 0 || t.rnd() >= p {
+		return true, p
+	}
+	t.done()
+	return false, p
+}
+
+// done ends an admitted request's time in flight.
+func (t *Throttler) done() {
+	t.mu.Lock()
+	t.inFlight--
+	t.mu.Unlock()
+}
+
 func (t *Throttler) run(ctx context.Context, next keel.Handler, op func(context.Context) error) error {
 	now := time.Now()
-	if ok, p := t.AllowAt(now); !ok {
+	if ok, p := t.admitAt(now); !ok {
 		err := &ThrottledError{Name: t.name, Probability: p}
 		if t.obs != nil {
 			t.obs.Observe(ctx, keel.Event{Kind: keel.EventRejected, Policy: "throttle", Name: t.name, Time: now, Reason: keel.ReasonLimit, Err: err})
@@ -237,6 +263,11 @@ func (t *Throttler) run(ctx context.Context, next keel.Handler, op func(context.
 		return err
 	}
 	var err error
+	defer func() {
+		// A panic has no verdict from the backend: it counts as a request
+		// that was not accepted, as a failure does.
+		t.done()
+	}()
 	if next == nil {
 		err = op(ctx)
 	} else {

@@ -161,3 +161,39 @@ func TestThrottlerConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottlerColdStartBurst: requests that Do let through and that have no
+// answer yet do not count against the backend, so a burst of concurrent first
+// requests is not throttled before any of them could be accepted.
+func TestThrottlerColdStartBurst(t *testing.T) {
+	th := limit.MustNewThrottler(limit.ThrottlerConfig{Rand: func() float64 { return 0 }})
+	const n = 20
+	release := make(chan struct{})
+	started := make(chan struct{}, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			errs <- th.Do(context.Background(), func(context.Context) error {
+				started <- struct{}{}
+				<-release
+				return nil
+			})
+		}()
+	}
+	for range n {
+		select {
+		case <-started:
+		case err := <-errs:
+			t.Fatalf("a request of the start-up burst was refused: %v", err)
+		}
+	}
+	close(release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Do: %v", err)
+		}
+	}
+	if req, acc := th.Counts(time.Now()); req != n || acc != n {
+		t.Errorf("Counts = %d requests, %d accepts; want %d, %d", req, acc, n, n)
+	}
+}
