@@ -82,7 +82,7 @@ func (b *capped) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 }
 
 // tail is the hedging backend: each request takes slow with probability
-// slowP and fast otherwise, drawn from a seeded generator. It honours the
+// slowP and fast otherwise, drawn from a seeded generator. It honors the
 // request's context, so a canceled hedge loser frees its place at once.
 type tail struct {
 	mu       sync.Mutex

@@ -30,16 +30,18 @@ func main() {
 	// Everything the experiment does is bounded by the phases' lengths; this
 	// is a last resort against a bug.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
 	res, err := run(ctx, cfg)
+	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "overload:", err)
 		os.Exit(1)
 	}
-	writeReport(os.Stdout, cfg, res)
+	if err := writeReport(os.Stdout, cfg, res); err != nil {
+		fmt.Fprintln(os.Stderr, "overload:", err)
+		os.Exit(1)
+	}
 	if *out != "" {
-		if err := os.WriteFile(*out, []byte(plot(cfg, res)), 0o644); err != nil {
+		if err := os.WriteFile(*out, []byte(plot(cfg, res)), 0o600); err != nil {
 			fmt.Fprintln(os.Stderr, "overload:", err)
 			os.Exit(1)
 		}
