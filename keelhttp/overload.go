@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel"
-	"github.com/keelhq/keel/breaker"
 	"github.com/keelhq/keel/hedge"
-	"github.com/keelhq/keel/internal/deadline"
 	"github.com/keelhq/keel/limit"
 )
 
@@ -187,13 +185,9 @@ func (c *call) hedgeBody() (io.ReadCloser, error) {
 // response body is closed.
 func (c *call) hedgedAttempt(ctx context.Context) error {
 	t := c.t
-	var permit breaker.Permit
-	if c.br != nil {
-		p, err := c.br.Allow()
-		if err != nil {
-			return keel.Permanent(err)
-		}
-		permit = p
+	permit, err := c.allow()
+	if err != nil {
+		return err
 	}
 	body, err := c.hedgeBody()
 	if err != nil {
@@ -209,29 +203,9 @@ func (c *call) hedgedAttempt(ctx context.Context) error {
 			cancel()
 		}
 	}()
-	var actx *deadline.Context
-	send := sctx
-	if t.attemptTimeout > 0 {
-		actx = deadline.New(sctx, time.Now().Add(t.attemptTimeout))
-		send = actx
-	}
-	resp, err := c.send(send, body, permit, actx)
+	resp, retryable, actx, err := c.exchange(sctx, ctx, body, permit)
 	if err != nil {
-		if actx != nil {
-			actx.Cancel()
-		}
-		if ctx.Err() != nil {
-			permit.Done(keel.OutcomeNeutral)
-		} else {
-			permit.Done(keel.OutcomeFailure)
-		}
 		return err
-	}
-	retryable := t.retries(resp.StatusCode)
-	if retryable || resp.StatusCode >= 500 {
-		permit.Done(keel.OutcomeFailure)
-	} else {
-		permit.Done(keel.OutcomeSuccess)
 	}
 	if !stop() { // ctx ended first: another attempt won, or the caller left
 		t.discard(resp)

@@ -363,13 +363,9 @@ func (c *call) attempt(ctx context.Context) error {
 	if c.n > 1 && !c.replayable {
 		return keel.Permanent(errors.New("keelhttp: request body cannot be sent again"))
 	}
-	var permit breaker.Permit
-	if c.br != nil {
-		p, err := c.br.Allow()
-		if err != nil {
-			return keel.Permanent(err)
-		}
-		permit = p
+	permit, err := c.allow()
+	if err != nil {
+		return err
 	}
 	body, err := c.nextBody()
 	if err != nil {
@@ -380,31 +376,12 @@ func (c *call) attempt(ctx context.Context) error {
 		t.discard(c.resp)
 		c.resp = nil
 	}
-	var actx *deadline.Context
-	if t.attemptTimeout > 0 {
-		actx = deadline.New(ctx, time.Now().Add(t.attemptTimeout))
-		ctx = actx
-	}
-	resp, err := c.send(ctx, body, permit, actx)
+	resp, retryable, actx, err := c.exchange(ctx, c.req.Context(), body, permit)
 	if err != nil {
-		if actx != nil {
-			actx.Cancel()
-		}
-		if c.req.Context().Err() != nil {
-			permit.Done(keel.OutcomeNeutral)
-		} else {
-			permit.Done(keel.OutcomeFailure)
-		}
 		if !c.replayable || (!c.safe && !isDialError(err)) {
 			return keel.Permanent(err)
 		}
 		return err
-	}
-	retryable := t.retries(resp.StatusCode)
-	if retryable || resp.StatusCode >= 500 {
-		permit.Done(keel.OutcomeFailure)
-	} else {
-		permit.Done(keel.OutcomeSuccess)
 	}
 	if !retryable {
 		c.resp = own(resp, actx) //nolint:bodyclose // returned to the caller, who closes it
@@ -419,6 +396,55 @@ func (c *call) attempt(ctx context.Context) error {
 	t.readAhead(resp, actx)
 	c.resp = resp
 	return se
+}
+
+// allow takes the host breaker's permit for one attempt (the zero Permit
+// when the Transport has no breakers). An open breaker ends the call: trying
+// the same host again cannot help.
+func (c *call) allow() (breaker.Permit, error) {
+	if c.br == nil {
+		return breaker.Permit{}, nil
+	}
+	p, err := c.br.Allow()
+	if err != nil {
+		return p, keel.Permanent(err)
+	}
+	return p, nil
+}
+
+// exchange sends one attempt with body under permit and the attempt timeout,
+// and reports the outcome to the breaker: neutral when caller (the context of
+// whoever waits for the answer) has ended, a failure for a transport error, a
+// retryable status or a 5xx, else a success. It returns the response, whether
+// its status is retryable, and the attempt's deadline context (nil without an
+// attempt timeout), which the response's body must end; on an error that
+// context is already ended.
+func (c *call) exchange(ctx, caller context.Context, body io.ReadCloser, permit breaker.Permit) (*http.Response, bool, *deadline.Context, error) {
+	t := c.t
+	var actx *deadline.Context
+	if t.attemptTimeout > 0 {
+		actx = deadline.New(ctx, time.Now().Add(t.attemptTimeout))
+		ctx = actx
+	}
+	resp, err := c.send(ctx, body, permit, actx)
+	if err != nil {
+		if actx != nil {
+			actx.Cancel()
+		}
+		if caller.Err() != nil {
+			permit.Done(keel.OutcomeNeutral)
+		} else {
+			permit.Done(keel.OutcomeFailure)
+		}
+		return nil, false, nil, err
+	}
+	retryable := t.retries(resp.StatusCode)
+	if retryable || resp.StatusCode >= 500 {
+		permit.Done(keel.OutcomeFailure)
+	} else {
+		permit.Done(keel.OutcomeSuccess)
+	}
+	return resp, retryable, actx, nil
 }
 
 // send sends one attempt through the base RoundTripper. If that panics, the
