@@ -370,9 +370,12 @@ func (w *recorder) Flush() {
 // Unwrap returns the underlying ResponseWriter, for http.ResponseController.
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// setFlag sets the response flag of the middleware's recorder under w, if
-// there is one.
-func setFlag(w http.ResponseWriter, flag string) {
+// SetFlag sets the response flag that the Middleware under w logs and
+// reports in RequestInfo.Flag, replacing any earlier one. A handler calls it
+// to say why it answered as it did (a gateway serving a fallback: FlagFallback).
+// It does nothing when no Middleware is under w (w and the writers it
+// unwraps to, through Unwrap() http.ResponseWriter).
+func SetFlag(w http.ResponseWriter, flag string) {
 	for {
 		switch x := w.(type) {
 		case *recorder:

@@ -293,6 +293,35 @@ func TestWriteErrorInsideHandlerSetsFlag(t *testing.T) {
 	}
 }
 
+// TestSetFlag: a handler's own flag reaches the access log and the end
+// function, through a writer that wraps the middleware's.
+func TestSetFlag(t *testing.T) {
+	var logs bytes.Buffer
+	var info keelhttp.RequestInfo
+	m := keelhttp.MustNewMiddleware(keelhttp.MiddlewareConfig{
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Start: func(*http.Request) (context.Context, func(keelhttp.RequestInfo)) {
+			return nil, func(i keelhttp.RequestInfo) { info = i }
+		},
+	})
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		keelhttp.SetFlag(unwrapper{w}, keelhttp.FlagFallback)
+		_, _ = io.WriteString(w, "fallback")
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	if l := logLines(t, &logs); len(l) != 1 || l[0]["flag"] != "FB" {
+		t.Errorf("log: got %v, want one line with flag FB", l)
+	}
+	if info.Flag != "FB" {
+		t.Errorf("RequestInfo.Flag = %q, want FB", info.Flag)
+	}
+	keelhttp.SetFlag(httptest.NewRecorder(), keelhttp.FlagFallback) // no middleware: nothing happens
+}
+
+type unwrapper struct{ http.ResponseWriter }
+
+func (u unwrapper) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
 // TestDeadlinePropagatesEndToEnd sends a request through a Transport to a
 // server behind the Middleware: the handler's context gets the caller's
 // remaining time as its deadline.

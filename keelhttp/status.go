@@ -75,6 +75,23 @@ const (
 	// FlagIdempotencyUnavailable (ISU, Keel): the idempotency store failed
 	// and the request was not processed (idempotency.ErrUnavailable). 503.
 	FlagIdempotencyUnavailable = "ISU"
+	// FlagNoRoute (NR): no route matched the request (a gateway). 404.
+	FlagNoRoute = "NR"
+	// FlagNoHealthyUpstream (UH): the upstream had no host to send the
+	// request to: every one was unhealthy, ejected, drained or behind an
+	// open breaker (a gateway). 503.
+	FlagNoHealthyUpstream = "UH"
+	// FlagStale (SC, Keel): the upstream failed and a stale copy of its last
+	// good response was served instead (a stale-if-error cache).
+	FlagStale = "SC"
+	// FlagFallback (FB, Keel): the upstream failed and a fallback response
+	// was served instead.
+	FlagFallback = "FB"
+	// FlagFeatureOff (FO, Keel): a feature flag is off for this request, so
+	// the upstream was not called.
+	FlagFeatureOff = "FO"
+	// FlagBodyTooLarge (BTL, Keel): the request body was over the limit. 413.
+	FlagBodyTooLarge = "BTL"
 )
 
 // StatusClientClosedRequest (499, from nginx) is the status StatusOf gives
@@ -292,7 +309,7 @@ func WriteProblem(w http.ResponseWriter, p Problem, retryAfter time.Duration) in
 		h.Set("Retry-After", strconv.FormatInt(int64(roundUpSeconds(retryAfter)/time.Second), 10))
 	}
 	if p.Flag != "" {
-		setFlag(w, p.Flag)
+		SetFlag(w, p.Flag)
 	}
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))
