@@ -1,0 +1,117 @@
+package upstream
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/keelhq/keel/breaker"
+)
+
+// host is one replica. Host objects survive DNS refreshes that keep their
+// address, so their state does too. The pick path reads only atomics.
+type host struct {
+	addr       string
+	serverName string // the target's host name, for TLS; "" for IP targets
+	br         *breaker.Breaker
+	stop       chan struct{} // closed when the host leaves the pool
+
+	active    atomic.Int64
+	requests  atomic.Uint64
+	failures  atomic.Uint64
+	healthy   atomic.Bool
+	drained   atomic.Bool
+	ejectedAt atomic.Int64 // pool nanos until which the host is ejected; 0 = admitted
+
+	ewmaBits  atomic.Uint64 // float64 nanoseconds
+	ewmaStamp atomic.Int64  // pool nanos of the last EWMA update
+
+	mu          sync.Mutex // guards the fields below; per host, never shared
+	cons5xx     int
+	consLocal   int
+	ivRequests  int   // requests this outlier interval
+	ivFailures  int   // of which failed (5xx or local origin)
+	ivResponses int   // responses this interval (for the latency mean)
+	ivLatency   int64 // sum of their times to headers, ns
+
+	// Guarded by Pool.omu.
+	ejected    bool
+	multiplier int // consecutive-ejection multiplier
+	ejections  int // ejections ever
+}
+
+func newHost(addr, serverName string, now int64, defaultRTT float64) *host {
+	h := &host{addr: addr, serverName: serverName, stop: make(chan struct{})}
+	h.healthy.Store(true)
+	h.ewmaBits.Store(math.Float64bits(defaultRTT))
+	h.ewmaStamp.Store(now)
+	return h
+}
+
+// available reports whether the host is healthy and not ejected at now.
+func (h *host) available(now int64) bool {
+	if !h.healthy.Load() {
+		return false
+	}
+	until := h.ejectedAt.Load()
+	return until == 0 || now >= until
+}
+
+// ewma returns the peak-EWMA latency at now in nanoseconds, decayed since the
+// last observation as Finagle's PeakEwma does on read (observe(0)).
+func (h *host) ewma(now int64, tau float64) float64 {
+	v := math.Float64frombits(h.ewmaBits.Load())
+	dt := now - h.ewmaStamp.Load()
+	if dt <= 0 {
+		return v
+	}
+	return v * math.Exp(-float64(dt)/tau)
+}
+
+// observeLocked folds rtt (ns) into the EWMA: a higher rtt replaces it at
+// once (the peak); a lower one is blended in with weight 1 − e^(−Δt/τ).
+func (h *host) observeLocked(now int64, rtt, tau float64) {
+	v := math.Float64frombits(h.ewmaBits.Load())
+	dt := max(now-h.ewmaStamp.Load(), 0)
+	if rtt > v {
+		v = rtt
+	} else {
+		w := math.Exp(-float64(dt) / tau)
+		v = v*w + rtt*(1-w)
+	}
+	h.ewmaBits.Store(math.Float64bits(v))
+	h.ewmaStamp.Store(now)
+}
+
+// peakEWMACost is Finagle's cost: ewma × (active + 1), or a large penalty
+// when the EWMA has decayed to nothing while requests are pending.
+func peakEWMACost(ewma float64, active int64) float64 {
+	const penalty = 1e15 // ~11.6 days in ns: larger than any real cost
+	if ewma < 1 && active > 0 {
+		return penalty + float64(active)
+	}
+	return ewma * float64(active+1)
+}
+
+// mask is a set of positions in one host snapshot. Positions at and beyond
+// maxHostsTracked are never in it.
+type mask [maxHostsTracked / 64]uint64
+
+func (m *mask) has(i int) bool {
+	return i < maxHostsTracked && m[i>>6]&(1<<(uint(i)&63)) != 0
+}
+
+func (m *mask) add(i int) {
+	if i < maxHostsTracked {
+		m[i>>6] |= 1 << (uint(i) & 63)
+	}
+}
+
+func (m *mask) empty() bool {
+	for _, w := range m {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
