@@ -69,14 +69,10 @@ func (pk *picker) pick(hs []*host, now int64, tried, skip *mask) (i int, inPanic
 		return -1, inPanic
 	}
 	if pk.kind == balRoundRobin {
-		start := int(pk.rr.Add(1)-1) % len(hs)
-		for j := range hs {
-			p := (start + j) % len(hs)
-			if pk.eligible(hs, p, now, inPanic, tried, skip, useTried) {
-				return p, inPanic
-			}
-		}
-		return -1, inPanic
+		// The next of the eligible hosts in turn, so skipping one host does
+		// not double its neighbour's share.
+		r := int(pk.rr.Add(1)-1) % k
+		return pk.nth(hs, r, now, inPanic, tried, skip, useTried), inPanic
 	}
 	// Power of two choices among the k eligible hosts: two distinct ranks.
 	ra := pk.rand.intn(k)

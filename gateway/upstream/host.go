@@ -98,7 +98,7 @@ func peakEWMACost(ewma float64, active int64) float64 {
 type mask [maxHostsTracked / 64]uint64
 
 func (m *mask) has(i int) bool {
-	return i < maxHostsTracked && m[i>>6]&(1<<(uint(i)&63)) != 0
+	return m != nil && i < maxHostsTracked && m[i>>6]&(1<<(uint(i)&63)) != 0
 }
 
 func (m *mask) add(i int) {
@@ -108,6 +108,9 @@ func (m *mask) add(i int) {
 }
 
 func (m *mask) empty() bool {
+	if m == nil {
+		return true
+	}
 	for _, w := range m {
 		if w != 0 {
 			return false
