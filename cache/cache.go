@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,7 +184,12 @@ func (c *Cache) key(r *http.Request) (string, bool) {
 	if host == "" && r.URL != nil {
 		host = r.URL.Host
 	}
+	q := ""
+	if r.URL != nil {
+		q = canonicalQuery(r.URL.RawQuery)
+	}
 	var b strings.Builder
+	b.Grow(len(method) + len(host) + len(q) + 64)
 	b.WriteString(method)
 	b.WriteByte(0)
 	if r.URL != nil {
@@ -194,7 +199,7 @@ func (c *Cache) key(r *http.Request) (string, bool) {
 		b.WriteByte(0)
 		b.WriteString(r.URL.EscapedPath())
 		b.WriteByte(0)
-		b.WriteString(canonicalQuery(r.URL.RawQuery))
+		b.WriteString(q)
 	}
 	for _, h := range c.vary {
 		b.WriteByte(0)
@@ -216,17 +221,33 @@ func (c *Cache) key(r *http.Request) (string, bool) {
 	return b.String(), true
 }
 
-// canonicalQuery sorts the query by key, so that ?b=1&a=2 and ?a=2&b=1 share
-// an entry. A query that does not parse is used as it is.
+// canonicalQuery orders the query's parameters by name, stably (parameters
+// of one name keep their order, which may matter), so that ?b=1&a=2 and
+// ?a=2&b=1 share an entry. The parameters are compared as sent, without
+// unescaping. A query already in order is returned as it is.
 func canonicalQuery(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	v, err := url.ParseQuery(raw)
-	if err != nil {
+	if raw == "" || !strings.Contains(raw, "&") {
 		return raw
 	}
-	return v.Encode()
+	var buf [16]string
+	params := buf[:0]
+	for p := range strings.SplitSeq(raw, "&") {
+		if p != "" {
+			params = append(params, p)
+		}
+	}
+	name := func(p string) string {
+		if i := strings.IndexByte(p, '='); i >= 0 {
+			return p[:i]
+		}
+		return p
+	}
+	cmp := func(a, b string) int { return strings.Compare(name(a), name(b)) }
+	if slices.IsSortedFunc(params, cmp) && len(params) == strings.Count(raw, "&")+1 {
+		return raw
+	}
+	slices.SortStableFunc(params, cmp)
+	return strings.Join(params, "&")
 }
 
 // lookup returns the entry for key if it is within maxAge of its store time,
@@ -339,22 +360,34 @@ func (c *Cache) newEntry(key string, status int, proto string, major, minor int,
 		header: hc, body: body, stored: now, originAge: originAge}
 }
 
-// responseHeader returns a clone of e's header marked as served by the cache.
+// responseHeader returns a copy of e's header marked as served by the cache.
+// It allocates the map, one backing array for the stored values and one for
+// the added ones.
 func (c *Cache) responseHeader(e *entry, now time.Time, stale bool) http.Header {
-	h := e.header.Clone()
-	if h == nil {
-		h = make(http.Header, 3)
+	h := make(http.Header, len(e.header)+3)
+	n := 0
+	for _, vs := range e.header {
+		n += len(vs)
+	}
+	all := make([]string, 0, n)
+	for k, vs := range e.header {
+		all = append(all, vs...)
+		h[k] = all[len(all)-len(vs) : len(all) : len(all)]
 	}
 	age := now.Sub(e.stored) + e.originAge
 	if age < 0 {
 		age = 0
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	added := make([]string, 3)
+	added[0] = strconv.FormatInt(int64(age/time.Second), 10)
+	h["Age"] = added[0:1:1]
 	if stale {
-		h[c.header] = []string{"stale"}
-		h["Warning"] = []string{`110 - "Response is Stale"`}
+		added[1], added[2] = "stale", `110 - "Response is Stale"`
+		h[c.header] = added[1:2:2]
+		h["Warning"] = added[2:3:3]
 	} else {
-		h[c.header] = []string{"hit"}
+		added[1] = "hit"
+		h[c.header] = added[1:2:2]
 	}
 	return h
 }

@@ -88,10 +88,18 @@ func (c *Cache) response(req *http.Request, e *entry, now time.Time, stale bool)
 	if req.Method == http.MethodHead {
 		resp.Body = http.NoBody
 	} else {
-		resp.Body = io.NopCloser(bytes.NewReader(e.body))
+		br := &bodyReader{}
+		br.Reset(e.body)
+		resp.Body = br
 	}
 	return resp
 }
+
+// bodyReader is a served body: a reader over the entry's shared bytes.
+type bodyReader struct{ bytes.Reader }
+
+// Close does nothing; the body holds no resource.
+func (*bodyReader) Close() error { return nil }
 
 func statusLine(code int) string {
 	if code == http.StatusOK {
