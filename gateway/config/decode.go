@@ -211,7 +211,7 @@ func (d *decoder) structure(path string, at, n *yaml.Node, v reflect.Value) {
 		p := join2(path, k.Value)
 		j, known := fi.index[k.Value]
 		if !known {
-			d.fail(p, k, "unknown key%s", didYouMean(k.Value, fi.names))
+			d.fail(p, k, "unknown key%s", didYouMeanOrList(k.Value, fi.names, "valid keys"))
 			continue
 		}
 		d.pos[p] = position{k.Line, k.Column}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Error is one problem in a configuration. Parse, Load and Validate return
@@ -113,6 +114,18 @@ func didYouMean(s string, candidates []string) string {
 		return fmt.Sprintf(" (did you mean %q?)", m)
 	}
 	return ""
+}
+
+// didYouMeanOrList is didYouMean, or else a list of the candidates under
+// the heading what.
+func didYouMeanOrList(s string, candidates []string, what string) string {
+	if m := didYouMean(s, candidates); m != "" {
+		return m
+	}
+	if len(candidates) == 0 {
+		return " (no " + what + " are defined)"
+	}
+	return " (" + what + ": " + strings.Join(candidates, ", ") + ")"
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.

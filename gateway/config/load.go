@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -135,15 +136,28 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError converts an error of the YAML parser. One without a line is
-// placed on line 1.
+// parserErrors are the messages of the YAML parser (not its scanner):
+// go.yaml.in/yaml/v3 reports their lines counted from 0, and leaves out
+// line 0.
+var parserErrors = []string{
+	"did not find expected <document start>", "did not find expected node content",
+	"did not find expected key", "did not find expected '-' indicator",
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+}
+
+// syntaxError converts an error of the YAML parser. Without a line, the
+// error is on line 1.
 func syntaxError(name string, err error) *Error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: name, Line: max(1, line), Column: 1, Msg: m[2]}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return &Error{File: name, Line: 1, Column: 1, Msg: strings.TrimPrefix(msg, "yaml: ")}
+	if slices.Contains(parserErrors, msg) {
+		line++
+	}
+	return &Error{File: name, Line: max(1, line), Column: 1, Msg: msg}
 }
 
 // locate fills in the file and the position of each error's key (or of its

@@ -452,7 +452,7 @@ func (r *Route) validate(errs *errList, p string, c *Config) {
 	case r.Upstream == "":
 		errs.add(p+".upstream", "required: the name of an upstream")
 	case !ok:
-		errs.add(p+".upstream", "unknown upstream %q%s", r.Upstream, didYouMean(r.Upstream, keys(c.Upstreams)))
+		errs.add(p+".upstream", "unknown upstream %q%s", r.Upstream, didYouMeanOrList(r.Upstream, keys(c.Upstreams), "upstreams"))
 	}
 	if r.StripPrefix != "" && !strings.HasPrefix(r.StripPrefix, "/") {
 		errs.add(p+".strip_prefix", "must start with \"/\", got %q", r.StripPrefix)
@@ -532,7 +532,7 @@ func (r *Route) validate(errs *errList, p string, c *Config) {
 	}
 	if r.Flag != "" {
 		if _, ok := c.Flags[r.Flag]; !ok {
-			errs.add(p+".flag", "unknown flag %q%s", r.Flag, didYouMean(r.Flag, keys(c.Flags)))
+			errs.add(p+".flag", "unknown flag %q%s", r.Flag, didYouMeanOrList(r.Flag, keys(c.Flags), "flags"))
 		}
 	}
 }
