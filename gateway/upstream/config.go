@@ -33,27 +33,27 @@ const (
 	DefaultEWMADefaultRTT      = 30 * time.Millisecond
 	DefaultFailurePenalty      = 5 * time.Second
 
-	DefaultHealthInterval           = 5 * time.Second
-	DefaultHealthJitter             = 0.1
-	DefaultHealthTimeout            = 1 * time.Second
-	DefaultHealthyThreshold         = 2
-	DefaultUnhealthyThreshold       = 3
-	DefaultOutlierInterval          = 10 * time.Second
-	DefaultConsecutive5xx           = 5
-	DefaultConsecutiveConnectFails  = 3
-	DefaultBaseEjectionTime         = 30 * time.Second
-	DefaultMaxEjectionTime          = 300 * time.Second
-	DefaultMaxEjectionPercent       = 0.5
-	DefaultPanicThreshold           = 0.5
-	DefaultSuccessRateMinHosts      = 5
-	DefaultSuccessRateMinRequests   = 100
-	DefaultSuccessRateStdevFactor   = 1.9
-	DefaultLatencyFactor            = 3
-	DefaultLatencyMinRequests       = 20
-	DefaultLatencyMinHosts          = 2
-	DefaultLatencyThreshold         = 50 * time.Millisecond
-	noHostRetryAfter                = time.Second
-	maxHostsTracked                 = 256
+	DefaultHealthInterval          = 5 * time.Second
+	DefaultHealthJitter            = 0.1
+	DefaultHealthTimeout           = 1 * time.Second
+	DefaultHealthyThreshold        = 2
+	DefaultUnhealthyThreshold      = 3
+	DefaultOutlierInterval         = 10 * time.Second
+	DefaultConsecutive5xx          = 5
+	DefaultConsecutiveConnectFails = 3
+	DefaultBaseEjectionTime        = 30 * time.Second
+	DefaultMaxEjectionTime         = 300 * time.Second
+	DefaultMaxEjectionPercent      = 0.5
+	DefaultPanicThreshold          = 0.5
+	DefaultSuccessRateMinHosts     = 5
+	DefaultSuccessRateMinRequests  = 100
+	DefaultSuccessRateStdevFactor  = 1.9
+	DefaultLatencyFactor           = 3
+	DefaultLatencyMinRequests      = 20
+	DefaultLatencyMinHosts         = 2
+	DefaultLatencyThreshold        = 50 * time.Millisecond
+	noHostRetryAfter               = time.Second
+	maxHostsTracked                = 256
 )
 
 // Resolver resolves a host name to addresses. *net.Resolver implements it.

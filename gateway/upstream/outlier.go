@@ -114,6 +114,12 @@ func (p *Pool) ejectFor(h *host, reason string, now int64) {
 	p.omu.Lock()
 	evs := p.tryEjectLocked(nil, hs, h, reason, now)
 	p.omu.Unlock()
+	if len(evs) > 0 {
+		select { // let the loop schedule the readmission
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
 	p.emit(evs)
 }
 
@@ -217,6 +223,8 @@ func (p *Pool) outlierLoop() {
 		select {
 		case <-p.ctx.Done():
 			return
+		case <-p.wake:
+			t.Stop() // Go 1.23 timers: no stale tick after Stop
 		case <-t.C:
 		}
 		now := p.nanos()

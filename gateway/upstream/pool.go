@@ -49,7 +49,8 @@ type Pool struct {
 	hosts atomic.Pointer[hostSet]
 	pk    picker
 
-	omu sync.Mutex // outlier decisions: ejection, readmission, multipliers
+	omu  sync.Mutex    // outlier decisions: ejection, readmission, multipliers
+	wake chan struct{} // tells the outlier loop of a new ejection
 
 	setMu     sync.Mutex // serializes host-set changes and Close
 	lastAddrs [][]string // per target, the addresses last resolved; under setMu
@@ -85,6 +86,7 @@ func New(cfg Config) (*Pool, error) {
 		check:    cfg.check,
 		onEvent:  cfg.OnEvent,
 		logger:   cfg.Logger,
+		wake:     make(chan struct{}, 1),
 	}
 	p.outlierOn = !cfg.Outlier.Disabled
 	if p.balancer == "" {
@@ -483,7 +485,9 @@ func (p *Pool) httpCheck(ctx context.Context, addr string) error {
 
 type statusError struct{ code int }
 
-func (e *statusError) Error() string { return "upstream: health check status " + http.StatusText(e.code) }
+func (e *statusError) Error() string {
+	return "upstream: health check status " + http.StatusText(e.code)
+}
 
 func statusExpected(code int, want []int) bool {
 	if want == nil {
