@@ -210,6 +210,9 @@ func (d *decoder) structure(path string, at, n *yaml.Node, v reflect.Value) {
 	for i, k := range keys {
 		p := join2(path, k.Value)
 		j, known := fi.index[k.Value]
+		if !known && path == "" && strings.HasPrefix(k.Value, "x-") {
+			continue // an extension key, for anchors
+		}
 		if !known {
 			d.fail(p, k, "unknown key%s", didYouMeanOrList(k.Value, fi.names, "valid keys"))
 			continue

@@ -10,6 +10,9 @@
 //
 //	keel.yaml:14:5: routes[2].retry.attempts: must be between 1 and 10, got 12
 //
+// Top-level keys that start with "x-" are ignored, so that they can hold
+// YAML anchors for merge keys (<<: *defaults).
+//
 // Durations ("250ms"), percentages ("25%"), byte sizes ("64KiB") and rates
 // ("100/s") have their own types with Std, Fraction, Bytes and Limit
 // accessors. The zero value of every field means its default, exactly as in

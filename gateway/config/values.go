@@ -222,7 +222,7 @@ var errRate = errors.New("invalid rate")
 func ParseRate(s string) (Rate, error) {
 	count, per, ok := strings.Cut(s, "/")
 	bad := fmt.Errorf("%w %q (write e.g. 100/s, 6000/m or 10/1s)", errRate, s)
-	if !ok || count == "" || len(count) > 15 || strings.Trim(count, "0123456789.") != "" {
+	if !ok || count == "" || len(count) > 40 || strings.Trim(count, "0123456789.") != "" {
 		return Rate{}, bad
 	}
 	n, err := strconv.ParseFloat(count, 64)
@@ -256,7 +256,7 @@ func ParseRate(s string) (Rate, error) {
 func (r Rate) PerSecond() float64 { return r.Limit }
 
 // String returns r per second, such as "100/s".
-func (r Rate) String() string { return strconv.FormatFloat(r.Limit, 'g', -1, 64) + "/s" }
+func (r Rate) String() string { return strconv.FormatFloat(r.Limit, 'f', -1, 64) + "/s" }
 
 // MarshalText implements encoding.TextMarshaler.
 func (r Rate) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
