@@ -36,6 +36,7 @@ func Schema() []byte {
 	root["$id"] = "https://keel.dev/keel.schema.json"
 	root["title"] = "Keel gateway configuration (keel.yaml)"
 	root["$defs"] = defs
+	root["patternProperties"] = map[string]any{"^x-": map[string]any{"description": "Ignored: a place for YAML anchors."}}
 	b, err := json.MarshalIndent(root, "", "  ")
 	if err != nil {
 		panic("config: Schema: " + err.Error()) // the values are all plain JSON
