@@ -25,7 +25,9 @@ func (r *rng) next() uint64 {
 }
 
 // intn returns a number in [0, n); n must be positive.
-func (r *rng) intn(n int) int { return int(r.next() % uint64(n)) }
+func (r *rng) intn(n int) int {
+	return int(r.next() % uint64(n)) //nolint:gosec // n > 0, and the result is below n
+}
 
 // float returns a number in [0, 1).
 func (r *rng) float() float64 { return float64(r.next()>>11) / (1 << 53) }
@@ -71,7 +73,7 @@ func (pk *picker) pick(hs []*host, now int64, tried, skip *mask) (i int, inPanic
 	if pk.kind == balRoundRobin {
 		// The next of the eligible hosts in turn, so skipping one host does
 		// not double its neighbour's share.
-		r := int(pk.rr.Add(1)-1) % k
+		r := int((pk.rr.Add(1) - 1) % uint64(k)) //nolint:gosec // k > 0, and the result is below k
 		return pk.nth(hs, r, now, inPanic, tried, skip, useTried), inPanic
 	}
 	// Power of two choices among the k eligible hosts: two distinct ranks.

@@ -13,7 +13,7 @@ import (
 
 func ExampleNew() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello from %s", r.Host)
+		_, _ = io.WriteString(w, "hello from "+r.Host) //nolint:gosec // a test server echoing to a test client
 	}))
 	defer srv.Close()
 
@@ -24,7 +24,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	defer pool.Close(context.Background())
+	defer func() { _ = pool.Close(context.Background()) }()
 
 	// The pool is an http.RoundTripper: one attempt per call. The Host
 	// header stays the caller's.
@@ -47,13 +47,16 @@ func ExamplePool_Drain() {
 			fmt.Println(e.Kind, e.Host, e.Reason)
 		},
 	})
-	defer pool.Close(context.Background())
+	defer func() { _ = pool.Close(context.Background()) }()
 
 	if err := pool.Drain("127.0.0.1:8081", true); err != nil {
 		panic(err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://api.internal/", nil)
-	_, err := pool.RoundTrip(req)
+	resp, err := pool.RoundTrip(req)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
 	fmt.Println(errors.Is(err, upstream.ErrNoHost))
 	// Output:
 	// added 127.0.0.1:8081 dns
@@ -67,7 +70,7 @@ func ExamplePool_Status() {
 		Targets:  []string{"127.0.0.1:8081", "127.0.0.1:8082"},
 		Balancer: upstream.LeastRequest,
 	})
-	defer pool.Close(context.Background())
+	defer func() { _ = pool.Close(context.Background()) }()
 
 	st := pool.Status()
 	fmt.Println(st.Name, st.Balancer, st.Panic)
@@ -85,7 +88,7 @@ func ExampleWithAttemptTracker() {
 		Name:    "api",
 		Targets: []string{"127.0.0.1:8081", "127.0.0.1:8082"},
 	})
-	defer pool.Close(context.Background())
+	defer func() { _ = pool.Close(context.Background()) }()
 
 	// One tracker per request, before its first attempt: each retry then
 	// goes to a host the request has not tried, while there is one.

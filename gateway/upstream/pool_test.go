@@ -525,7 +525,7 @@ func TestCallerCancellationIsNeutral(t *testing.T) {
 		}
 	}
 	if st := p.Status().Hosts[0]; st.Requests != 0 || st.Failures != 0 || st.Ejected {
-		t.Errorf("after three cancelled attempts: %+v, want nothing recorded", st)
+		t.Errorf("after three canceled attempts: %+v, want nothing recorded", st)
 	}
 }
 

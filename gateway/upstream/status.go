@@ -27,7 +27,7 @@ type HostStatus struct {
 	// without breakers.
 	Breaker  string `json:"breaker,omitempty"`
 	Active   int64  `json:"active"`   // attempts waiting for response headers
-	Requests uint64 `json:"requests"` // attempts with an outcome (not cancelled by the caller)
+	Requests uint64 `json:"requests"` // attempts with an outcome (not canceled by the caller)
 	Failures uint64 `json:"failures"` // of which 5xx or local-origin failures
 	// LatencyEWMA is the peak-EWMA time to response headers, decayed to now.
 	LatencyEWMA time.Duration `json:"latency_ewma_ns"`
