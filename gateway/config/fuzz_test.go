@@ -132,3 +132,23 @@ func FuzzRate(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("../../examples/gateway/keel.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := func(k string) string {
+		if k == "ADMIN_TOKEN" {
+			return "s3cret"
+		}
+		return ""
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("keel.yaml", data, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -242,9 +242,10 @@ func TestLoadFiles(t *testing.T) {
 	if !errors.As(err, &e) || e.Key != "admin.token_file" || e.Line != 1 || !strings.Contains(e.Msg, "missing") {
 		t.Errorf("missing token file: got %v; want an error on admin.token_file, line 1", err)
 	}
-	_, err = Load(filepath.Join(dir, "absent.yaml"), nil)
-	if !errors.As(err, &e) || !errors.Is(err, os.ErrNotExist) == false && e.File == "" {
-		t.Errorf("absent file: got %v", err)
+	absent := filepath.Join(dir, "absent.yaml")
+	_, err = Load(absent, nil)
+	if !errors.As(err, &e) || e.File != absent || !strings.Contains(e.Msg, "no such file") {
+		t.Errorf("absent file: got %v; want an *Error naming %s", err, absent)
 	}
 }
 
@@ -313,7 +314,7 @@ func TestSuggest(t *testing.T) {
 		in   string
 		want string
 	}{
-		{"atempts", "attempts"}, {"balancr", "balancer"}, {"colour", ""}, {"x", ""}, {"max_eject_time", "max_ejection_time"},
+		{"atempts", "attempts"}, {"balancr", "balancer"}, {"zebra", ""}, {"x", ""}, {"max_eject_time", "max_ejection_time"},
 	}
 	cands := []string{"attempts", "balancer", "max_ejection_time", "address"}
 	for _, tt := range tests {

@@ -9,7 +9,10 @@ package config
 // zero value of every field below it, means "the default" (see setDefaults
 // and each field's default tag); Parse and Load fill the defaults in. A
 // Config is a plain value: it is not safe to modify while another goroutine
-// reads it, and the gateway treats the one it serves as immutable.
+// reads it, and the gateway treats the one it serves as immutable. A parsed
+// Config also remembers where each key was in the file (for Validate's
+// errors), so compare sections (reflect.DeepEqual(a.Routes, b.Routes)) rather
+// than whole Configs.
 type Config struct {
 	Listen    Listen              `yaml:"listen" desc:"The listener that serves proxied traffic."`
 	Admin     Admin               `yaml:"admin" desc:"The admin API (health, metrics, flags, breaker control)."`
