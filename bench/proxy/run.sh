@@ -32,7 +32,10 @@
 #                 "direct" must come first for the added latency columns
 #   KEEL_CONFIG   a gateway config file to use instead of the generated one
 #                 (must listen on 127.0.0.1:19114, the 3 backends as upstream)
-#   OUT           results file (default bench/results/proxy.md)
+#   ROUNDS        rounds over every contender (default 1); the table shows
+#                 medians and, for more than one round, ranges
+#   OUT           results file (default bench/results/proxy.md); the raw
+#                 rows of every round go next to it, in proxy.tsv
 #
 # Everything listens on 127.0.0.1 ports 19101-19103 (backends) and
 # 19110-19115 (proxies, Keel's admin); every process it starts is stopped on
@@ -54,6 +57,7 @@ fi
 rate="${RATE:-2000}"
 conns="${CONNS:-64}"
 lg_conns="${LG_CONNS:-32}"
+rounds="${ROUNDS:-1}"
 contenders="${CONTENDERS:-direct nginx haproxy caddy reverseproxy keel}"
 out="${OUT:-$bench/results/proxy.md}"
 
@@ -283,33 +287,40 @@ http://127.0.0.1:${port[caddy]} {
 }
 EOF
 
-# Keel with the resilience features on: retries, a breaker per host, outlier
-# detection and metrics; no access log.
+# Keel with the resilience features on: retries (3 attempts within the retry
+# budget), a circuit breaker per host, passive outlier detection and Prometheus
+# metrics; no access log. Breakers and outlier detection are on by default;
+# they are spelled out so the benchmark says what it measures.
 keel_config="${KEEL_CONFIG:-$tmp/keel.yaml}"
 if [ -z "${KEEL_CONFIG:-}" ]; then
 	cat >"$keel_config" <<EOF
 listen:
   address: 127.0.0.1:${port[keel]}
+  idle_timeout: 300s
 admin:
   address: 127.0.0.1:$keel_admin_port
 telemetry:
   access_log: false
   metrics: true
+  log_level: warn
 upstreams:
   bench:
     targets: [$(echo $upstreams | sed 's/ /, /g')]
     balancer: round_robin
-    max_idle_conns_per_host: 128
-    breaker: {}
+    max_idle_connections_per_host: 128
+    breaker:
+      failure_rate: 50%
+      minimum_calls: 20
     outlier:
       consecutive_5xx: 5
+      consecutive_connect_failures: 3
 routes:
   - name: all
     match:
       path_prefix: /
     upstream: bench
     retry:
-      max_attempts: 3
+      attempts: 3
 EOF
 fi
 if [ -z "$keel_skip" ] && "$tmp/bin/keel" help validate >/dev/null 2>&1; then
@@ -352,7 +363,7 @@ start_proxy() {
 		XDG_DATA_HOME="$tmp/caddy" caddy run --config "$tmp/caddy/Caddyfile" --adapter caddyfile ;;
 	reverseproxy) start reverseproxy "$proxy_cpu" env GOMAXPROCS=1 "$tmp/bin/reverseproxy" \
 		-addr "127.0.0.1:${port[reverseproxy]}" -backends "$(echo $upstreams | tr ' ' ',')" ;;
-	keel) start keel "$proxy_cpu" env GOMAXPROCS=1 "$tmp/bin/keel" gateway -c "$keel_config" ;;
+	keel) start keel "$proxy_cpu" env GOMAXPROCS=1 "$tmp/bin/keel" gateway -watch=false -c "$keel_config" ;;
 	esac
 	proxy_pid=$started_pid
 	wait_port "${port[$1]}" "$proxy_pid" "$1"
@@ -374,15 +385,14 @@ json_num() { grep -o "\"$2\":[-0-9.e+]*" "$1" | head -n 1 | cut -d: -f2; }
 results="$tmp/results.tsv"
 : >"$results"
 skipped=()
-direct_p50="" direct_p99=""
 
-log "CPU split: proxy on CPU $proxy_cpu; wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus"
-for c in $contenders; do
-	if [ "$c" = keel ] && [ -n "$keel_skip" ]; then
-		log "skipping keel: $keel_skip"
-		skipped+=("keel: $keel_skip")
-		continue
-	fi
+# cpu_busy N: busy time of CPU N since boot, in clock ticks (/proc/stat:
+# user nice system irq softirq steal).
+cpu_busy() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# measure ROUND NAME: one round of contender NAME; appends a line to $results.
+measure() {
+	local round="$1" c="$2" url t0 t1 b0 b1 f="$tmp/$2-$1"
 	if [ "$c" = direct ]; then
 		url="http://127.0.0.1:${backend_ports[0]}/"
 		proxy_pid=""
@@ -396,36 +406,49 @@ for c in $contenders; do
 		die "$c: GET $url failed (log above)"
 	fi
 
-	log "$c: warm-up, wrk -d$warmup"
+	log "round $round, $c: warm-up, wrk -d$warmup"
 	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$warmup" "$url" >/dev/null
 
-	log "$c: saturation, wrk -t1 -c$conns -d$duration"
-	t0=0
+	log "round $round, $c: saturation, wrk -t1 -c$conns -d$duration"
+	t0=0 t1=0
 	[ -n "$proxy_pid" ] && t0="$(cpu_ticks "$proxy_pid")"
-	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$duration" "$url" >"$tmp/wrk-$c.txt"
-	t1=0
+	b0="$(cpu_busy "$proxy_cpu")"
+	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$duration" "$url" >"$f.wrk"
+	b1="$(cpu_busy "$proxy_cpu")"
 	[ -n "$proxy_pid" ] && t1="$(cpu_ticks "$proxy_pid")"
-	read -r wrk_n wrk_s wrk_rps wrk_err < <(wrk_fields "$tmp/wrk-$c.txt")
-	[ -n "$wrk_n" ] && [ "$wrk_n" -gt 0 ] || {
-		cat "$tmp/wrk-$c.txt" >&2
+	read -r wrk_n wrk_s wrk_rps wrk_err < <(wrk_fields "$f.wrk")
+	if [ -z "$wrk_n" ] || [ "$wrk_n" -eq 0 ]; then
+		cat "$f.wrk" >&2
 		die "$c: wrk made no requests"
-	}
+	fi
 
-	log "$c: fixed rate, loadgen -rate $rate -duration $duration -connections $lg_conns"
+	log "round $round, $c: fixed rate, loadgen -rate $rate -duration $duration -connections $lg_conns"
 	taskset -c "$client_cpu" "$tmp/bin/loadgen" -rate "$rate" -duration "$duration" \
-		-connections "$lg_conns" -url "$url" >"$tmp/loadgen-$c.json"
-	lg_p50="$(json_num "$tmp/loadgen-$c.json" p50_us)"
-	lg_p99="$(json_num "$tmp/loadgen-$c.json" p99_us)"
-	lg_err="$(json_num "$tmp/loadgen-$c.json" errors)"
-	lg_unsent="$(json_num "$tmp/loadgen-$c.json" unsent)"
+		-connections "$lg_conns" -url "$url" >"$f.json"
 
 	if [ -n "$proxy_pid" ]; then
 		stop "$proxy_pid"
 		forget "$proxy_pid"
 	fi
-	if [ "$c" = direct ]; then direct_p50="$lg_p50" direct_p99="$lg_p99"; fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$wrk_n" "$wrk_s" "$wrk_rps" "$wrk_err" \
-		"$((t1 - t0))" "$lg_p50" "$lg_p99" "$lg_err" "$lg_unsent" "$proxy_pid" >>"$results"
+	# contender round requests seconds req/s errors proxy_ticks cpu1_busy_ticks
+	# p50 p99 errors unsent proxied
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$round" \
+		"$wrk_n" "$wrk_s" "$wrk_rps" "$wrk_err" "$((t1 - t0))" "$((b1 - b0))" \
+		"$(json_num "$f.json" p50_us)" "$(json_num "$f.json" p99_us)" \
+		"$(json_num "$f.json" errors)" "$(json_num "$f.json" unsent)" \
+		"$([ -n "$proxy_pid" ] && echo 1 || echo 0)" >>"$results"
+}
+
+log "CPU split: proxy on CPU $proxy_cpu; wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus"
+if [ -n "$keel_skip" ]; then
+	log "skipping keel: $keel_skip"
+	skipped+=("keel: $keel_skip")
+fi
+for ((round = 1; round <= rounds; round++)); do
+	for c in $contenders; do
+		[ "$c" = keel ] && [ -n "$keel_skip" ] && continue
+		measure "$round" "$c"
+	done
 done
 
 # --- report -------------------------------------------------------------------------
@@ -441,19 +464,9 @@ versions() {
 	echo "${v[*]}" | sed 's/,/, /g'
 }
 
-report() {
-	echo "Proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'); $ncpu CPUs," \
-		"$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || echo 'unknown CPU');" \
-		"load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
-	echo "$(versions)."
-	echo "Proxy alone on CPU $proxy_cpu (Go: GOMAXPROCS=1; nginx: 1 worker; HAProxy: 1 thread);" \
-		"wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus."
-	echo "Saturation: wrk -t1 -c$conns -d$duration after a $warmup warm-up; CPU = utime+stime of the proxy."
-	echo "Fixed rate: loadgen -rate $rate -duration $duration -connections $lg_conns; latency from the scheduled send."
-	echo
-	echo "| Contender | req/s at saturation | proxy CPU | CPU µs/req | × httputil | p50 µs | p99 µs | added p50 µs | added p99 µs | errors |"
-	echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-	awk -F'\t' -v tck="$clk_tck" -v d50="$direct_p50" -v d99="$direct_p99" '
+# table: the markdown table of medians over the rounds, from $results.
+table() {
+	awk -F'\t' -v tck="$clk_tck" -v rounds="$rounds" '
 		function name(c) {
 			if (c == "reverseproxy") return "httputil.ReverseProxy"
 			if (c == "haproxy") return "HAProxy"
@@ -461,34 +474,74 @@ report() {
 			if (c == "keel") return "Keel"
 			return c
 		}
+		# median of the values in v[c, 1..n[c]]
+		function median(v, c,    i, j, k, a, t) {
+			k = n[c]
+			for (i = 1; i <= k; i++) a[i] = v[c, i]
+			for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+			return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+		}
+		function lo(v, c,    i, m) { m = v[c, 1]; for (i = 2; i <= n[c]; i++) if (v[c, i] < m) m = v[c, i]; return m }
+		function hi(v, c,    i, m) { m = v[c, 1]; for (i = 2; i <= n[c]; i++) if (v[c, i] > m) m = v[c, i]; return m }
+		# med FMT V C: the median, and the range when there are several rounds
+		function med(fmt, v, c) {
+			if (n[c] < 2) return sprintf(fmt, median(v, c))
+			return sprintf(fmt " (" fmt "–" fmt ")", median(v, c), lo(v, c), hi(v, c))
+		}
 		{
-			c[NR] = $1; rps[NR] = $4; err[NR] = $5 + $9 + $10
-			p50[NR] = $7; p99[NR] = $8; proxied[NR] = ($11 != "")
-			cpu[NR] = $6 / tck * 1e6 / $2   # µs per request
-			util[NR] = 100 * $6 / tck / $3  # % of one CPU during the wrk run
-			if ($1 == "reverseproxy") base = cpu[NR]
-			if ($1 == "caddy") caddy = cpu[NR]
-			if ($1 == "nginx") nginx99 = p99[NR] - d99
-			if ($1 == "keel") { keel = cpu[NR]; keel99 = p99[NR] - d99 }
+			c = $1
+			if (!(c in n)) { order[++m] = c; n[c] = 0 }
+			k = ++n[c]
+			rps[c, k] = $5; err[c] += $6 + $11 + $12; proxied[c] = $13
+			cpu[c, k] = $7 / tck * 1e6 / $3   # µs per request
+			util[c, k] = 100 * $7 / tck / $4  # % of one CPU during the wrk run
+			other[c, k] = 100 * ($8 - $7) / tck / $4
+			p50[c, k] = $9; p99[c, k] = $10
 		}
 		END {
-			for (i = 1; i <= NR; i++) {
-				u = proxied[i] ? sprintf("%.0f%%", util[i]) : "—"
-				cpus = proxied[i] ? sprintf("%.1f", cpu[i]) : "—"
-				ratio = (proxied[i] && base > 0) ? sprintf("%.2f", cpu[i] / base) : "—"
-				add50 = (d50 != "" && proxied[i]) ? sprintf("%+.0f", p50[i] - d50) : "—"
-				add99 = (d99 != "" && proxied[i]) ? sprintf("%+.0f", p99[i] - d99) : "—"
-				printf "| %s | %.0f | %s | %s | %s | %.0f | %.0f | %s | %s | %d |\n", name(c[i]), rps[i], \
-					u, cpus, ratio, p50[i], p99[i], add50, add99, err[i]
+			base = ("reverseproxy" in n) ? median(cpu, "reverseproxy") : 0
+			d50 = ("direct" in n) ? median(p50, "direct") : ""
+			d99 = ("direct" in n) ? median(p99, "direct") : ""
+			print "| Contender | req/s at saturation | proxy CPU | others on CPU 1 | CPU µs/req | × httputil | p50 µs | p99 µs | added p50 µs | added p99 µs | errors |"
+			print "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+			for (i = 1; i <= m; i++) {
+				c = order[i]
+				p = proxied[c]
+				ratio = (p && base > 0) ? sprintf("%.2f", median(cpu, c) / base) : "—"
+				add50 = (d50 != "" && p) ? sprintf("%+.0f", median(p50, c) - d50) : "—"
+				add99 = (d99 != "" && p) ? sprintf("%+.0f", median(p99, c) - d99) : "—"
+				printf "| %s | %.0f | %s | %.0f%% | %s | %s | %.0f | %s | %s | %s | %d |\n", name(c), median(rps, c),
+					p ? sprintf("%.0f%%", median(util, c)) : "—", median(other, c),
+					p ? med("%.1f", cpu, c) : "—", ratio, median(p50, c), med("%.0f", p99, c), add50, add99, err[c]
 			}
-			if (keel == "") exit
+			if (!("keel" in n)) exit
+			keel = median(cpu, "keel")
 			print ""
-			verdict = "Keel targets:"
-			if (base > 0) verdict = verdict sprintf(" CPU/req %.2f × httputil.ReverseProxy (target ≤ 1.10: %s);", keel / base, keel <= 1.1 * base ? "met" : "MISSED")
-			if (caddy > 0) verdict = verdict sprintf(" %.2f × Caddy (target ≤ 0.70: %s);", keel / caddy, keel <= 0.7 * caddy ? "met" : "MISSED")
-			if (nginx99 != "" && d99 != "") verdict = verdict sprintf(" added p99 %+.0f µs vs nginx %+.0f µs (target ≤ nginx: %s).", keel99, nginx99, keel99 <= nginx99 ? "met" : "MISSED")
-			print verdict
+			s = "Keel against its targets:"
+			if (base > 0) s = s sprintf(" CPU/req %.2f × httputil.ReverseProxy (target ≤ 1.10: %s);", keel / base, keel <= 1.1 * base ? "met" : "missed")
+			if ("caddy" in n) s = s sprintf(" %.2f × Caddy (target ≤ 0.70: %s);", keel / median(cpu, "caddy"), keel <= 0.7 * median(cpu, "caddy") ? "met" : "missed")
+			if (("nginx" in n) && d99 != "") {
+				k99 = median(p99, "keel") - d99; n99 = median(p99, "nginx") - d99
+				s = s sprintf(" added p99 %+.0f µs, nginx %+.0f µs (target ≤ nginx: %s).", k99, n99, k99 <= n99 ? "met" : "missed")
+			}
+			print s
 		}' "$results"
+}
+
+report() {
+	echo "Proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'); $ncpu CPUs," \
+		"$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || echo 'unknown CPU');" \
+		"load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+	echo "$(versions)."
+	echo "Proxy alone on CPU $proxy_cpu (Go: GOMAXPROCS=1; nginx: 1 worker; HAProxy: 1 thread);" \
+		"wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus."
+	echo "Saturation: wrk -t1 -c$conns -d$duration after a $warmup warm-up; CPU = utime+stime of the proxy's processes."
+	echo "Fixed rate: loadgen -rate $rate -duration $duration -connections $lg_conns; latency from the scheduled send."
+	if [ "$rounds" -gt 1 ]; then
+		echo "Medians of $rounds rounds (contenders interleaved), ranges in parentheses."
+	fi
+	echo
+	table
 	for s in "${skipped[@]}"; do
 		echo
 		echo "Skipped $s."
@@ -497,4 +550,8 @@ report() {
 
 mkdir -p "$(dirname "$out")"
 report | tee "$out"
-log "results written to $out"
+{
+	printf '# contender\tround\trequests\tseconds\treq/s\twrk errors\tproxy ticks\tCPU %s busy ticks\tp50 µs\tp99 µs\tloadgen errors\tunsent\tproxied\n' "$proxy_cpu"
+	cat "$results"
+} >"${out%.md}.tsv"
+log "results written to $out, raw rows (clock ticks of 1/$clk_tck s) to ${out%.md}.tsv"

@@ -75,7 +75,13 @@ type result struct {
 	P99US        float64 `json:"p99_us"`
 	P999US       float64 `json:"p999_us"`
 	MaxUS        float64 `json:"max_us"`
-	FirstError   string  `json:"first_error,omitempty"`
+	// Send lag: from the scheduled time to the send, of every sent request.
+	// Large values mean every connection was busy, or loadgen itself could
+	// not keep up (its CPU is busy).
+	LagP50US   float64 `json:"send_lag_p50_us"`
+	LagP99US   float64 `json:"send_lag_p99_us"`
+	LagMaxUS   float64 `json:"send_lag_max_us"`
+	FirstError string  `json:"first_error,omitempty"`
 }
 
 func main() {
@@ -103,6 +109,7 @@ type outcome struct {
 	sent    bool
 	ok      bool
 	latency time.Duration // from the scheduled time to the end of the body
+	lag     time.Duration // from the scheduled time to the send
 	err     error
 }
 
@@ -117,7 +124,12 @@ func run(ctx context.Context, cfg config) result {
 	// late worker never delays the schedule.
 	tickets := make(chan int, n)
 	out := make([]outcome, n)
-	start := time.Now()
+	// Each worker opens its connection with one unmeasured GET before the
+	// schedule starts, so no measured request pays for a dial.
+	var ready sync.WaitGroup
+	ready.Add(cfg.connections)
+	gate := make(chan struct{})
+	var start time.Time // written before gate is closed
 	var wg sync.WaitGroup
 	for range cfg.connections {
 		tr := &http.Transport{
@@ -128,32 +140,31 @@ func run(ctx context.Context, cfg config) result {
 		client := &http.Client{Transport: tr, Timeout: cfg.timeout}
 		wg.Go(func() {
 			defer tr.CloseIdleConnections()
+			_ = get(ctx, client, cfg.url) // a failure shows again in the run
+			ready.Done()
+			<-gate
 			for i := range tickets {
 				if ctx.Err() != nil {
 					continue // drain: the hard deadline passed
 				}
 				at := start.Add(time.Duration(i) * interval)
+				lag := time.Since(at)
 				out[i] = get(ctx, client, cfg.url)
 				out[i].latency = time.Since(at)
+				out[i].lag = lag
 			}
 		})
 	}
 
-	timer := time.NewTimer(0)
-	<-timer.C
-schedule:
+	ready.Wait()
+	start = time.Now()
+	close(gate)
 	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				break schedule
-			}
+		if !sleepUntil(ctx, start.Add(time.Duration(i)*interval)) {
+			break
 		}
 		tickets <- i
 	}
-	timer.Stop()
 	close(tickets)
 	wg.Wait()
 	return summarize(cfg, out, time.Since(start))
@@ -190,21 +201,30 @@ func summarize(cfg config, out []outcome, wall time.Duration) result {
 		Requests:    len(out),
 	}
 	lat := make([]time.Duration, 0, len(out))
+	lags := make([]time.Duration, 0, len(out))
 	var sum time.Duration
 	for _, o := range out {
 		switch {
 		case !o.sent:
 			r.Unsent++
 		case o.ok:
+			lags = append(lags, o.lag)
 			r.OK++
 			lat = append(lat, o.latency)
 			sum += o.latency
 		default:
+			lags = append(lags, o.lag)
 			r.Errors++
 			if r.FirstError == "" && o.err != nil {
 				r.FirstError = o.err.Error()
 			}
 		}
+	}
+	if len(lags) > 0 {
+		slices.Sort(lags)
+		r.LagP50US = us(percentile(lags, 50))
+		r.LagP99US = us(percentile(lags, 99))
+		r.LagMaxUS = us(lags[len(lags)-1])
 	}
 	if wall > 0 {
 		r.AchievedRate = round1(float64(r.OK+r.Errors) / wall.Seconds())

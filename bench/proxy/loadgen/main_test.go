@@ -102,8 +102,8 @@ func TestRunCountsAndConnections(t *testing.T) {
 		if fail && res.FirstError != "status 503" {
 			t.Errorf("fail=%v: got first error %q, want %q", fail, res.FirstError, "status 503")
 		}
-		if got := conns.Load(); got < 1 || got > 4 {
-			t.Errorf("fail=%v: got %d connections, want 1 to 4 (keep-alive)", fail, got)
+		if got := conns.Load(); got != 4 {
+			t.Errorf("fail=%v: got %d connections, want 4 (one per worker, kept alive)", fail, got)
 		}
 	}
 }
@@ -126,6 +126,9 @@ func TestLatencyFromSchedule(t *testing.T) {
 	}
 	if res.MaxUS < 180_000 {
 		t.Errorf("max latency: got %v µs, want >= 180000 µs (the queue behind a slow server)", res.MaxUS)
+	}
+	if res.LagMaxUS < 150_000 {
+		t.Errorf("max send lag: got %v µs, want >= 150000 µs", res.LagMaxUS)
 	}
 	if res.P50US < 90_000 {
 		t.Errorf("p50 latency: got %v µs, want >= 90000 µs", res.P50US)
@@ -151,5 +154,24 @@ func TestRequestTimeout(t *testing.T) {
 	}
 	if res.OK != 0 || res.Errors != 5 {
 		t.Errorf("got ok %d errors %d, want 0 5", res.OK, res.Errors)
+	}
+}
+
+func TestSleepUntil(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	at := time.Now().Add(3 * time.Millisecond)
+	if !sleepUntil(ctx, at) {
+		t.Fatal("sleepUntil: got false, want true (context live)")
+	}
+	if late := time.Since(at); late < 0 {
+		t.Errorf("sleepUntil returned %v early", -late)
+	}
+	cancel()
+	start := time.Now()
+	if sleepUntil(ctx, time.Now().Add(time.Hour)) {
+		t.Error("sleepUntil with a canceled context: got true, want false")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("sleepUntil with a canceled context took %v", d)
 	}
 }
