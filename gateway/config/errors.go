@@ -101,7 +101,7 @@ func join(errs []*Error) error {
 func suggest(s string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
-		d := editDistance(s, c)
+		d := editDistance(strings.ToLower(s), strings.ToLower(c))
 		if d <= max(1, min(3, len(c)/3)) && (best == "" || d < bestD) {
 			best, bestD = c, d
 		}

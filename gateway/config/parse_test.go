@@ -314,7 +314,7 @@ func TestSuggest(t *testing.T) {
 		in   string
 		want string
 	}{
-		{"atempts", "attempts"}, {"balancr", "balancer"}, {"zebra", ""}, {"x", ""}, {"max_eject_time", "max_ejection_time"},
+		{"atempts", "attempts"}, {"BALANCER", "balancer"}, {"balancr", "balancer"}, {"zebra", ""}, {"x", ""}, {"max_eject_time", "max_ejection_time"},
 	}
 	cands := []string{"attempts", "balancer", "max_ejection_time", "address"}
 	for _, tt := range tests {
