@@ -54,6 +54,7 @@ const (
 	DefaultLatencyThreshold        = 50 * time.Millisecond
 	noHostRetryAfter               = time.Second
 	maxHostsTracked                = 256
+	maxBreakerSkips                = 16 // hosts whose breaker refused, tried per attempt
 )
 
 // Resolver resolves a host name to addresses. *net.Resolver implements it.

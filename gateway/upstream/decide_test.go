@@ -136,7 +136,7 @@ func TestJitteredBounds(t *testing.T) {
 func testHosts(n int) []*host {
 	hs := make([]*host, n)
 	for i := range hs {
-		hs[i] = newHost("10.0.0."+string(rune('1'+i))+":80", "", 0, float64(30*time.Millisecond))
+		hs[i] = newHost("10.0.0."+string(rune('1'+i))+":80", 0, float64(30*time.Millisecond))
 	}
 	return hs
 }

@@ -74,14 +74,14 @@ func (p *Pool) refresh(ctx context.Context) {
 	now := p.nanos()
 	next := &hostSet{byAddr: make(map[string]*host, len(old.hosts))}
 	var evs []Event
-	for i, list := range addrs {
+	for _, list := range addrs {
 		for _, a := range list {
 			if next.byAddr[a] != nil {
 				continue
 			}
 			h := old.byAddr[a]
 			if h == nil {
-				h = p.newHostLocked(a, p.targets[i], now)
+				h = p.newHostLocked(a, now)
 				evs = append(evs, p.event(h, EventAdded, ReasonDNS, now, 0))
 			}
 			next.byAddr[a] = h
@@ -107,12 +107,8 @@ func (p *Pool) refresh(ctx context.Context) {
 	p.emit(evs)
 }
 
-func (p *Pool) newHostLocked(addr string, t target, now int64) *host {
-	sn := ""
-	if !t.ip {
-		sn = t.host
-	}
-	h := newHost(addr, sn, now, p.defRTT)
+func (p *Pool) newHostLocked(addr string, now int64) *host {
+	h := newHost(addr, now, p.defRTT)
 	if p.brCfg != nil {
 		bc := *p.brCfg
 		if bc.Name == "" {

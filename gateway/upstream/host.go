@@ -11,10 +11,9 @@ import (
 // host is one replica. Host objects survive DNS refreshes that keep their
 // address, so their state does too. The pick path reads only atomics.
 type host struct {
-	addr       string
-	serverName string // the target's host name, for TLS; "" for IP targets
-	br         *breaker.Breaker
-	stop       chan struct{} // closed when the host leaves the pool
+	addr string
+	br   *breaker.Breaker
+	stop chan struct{} // closed when the host leaves the pool
 
 	active    atomic.Int64
 	requests  atomic.Uint64
@@ -40,8 +39,8 @@ type host struct {
 	ejections  int // ejections ever
 }
 
-func newHost(addr, serverName string, now int64, defaultRTT float64) *host {
-	h := &host{addr: addr, serverName: serverName, stop: make(chan struct{})}
+func newHost(addr string, now int64, defaultRTT float64) *host {
+	h := &host{addr: addr, stop: make(chan struct{})}
 	h.healthy.Store(true)
 	h.ewmaBits.Store(math.Float64bits(defaultRTT))
 	h.ewmaStamp.Store(now)

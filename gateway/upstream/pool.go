@@ -265,7 +265,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		permit breaker.Permit
 		last   error
 	)
-	for range 4 {
+	for range min(len(hs), maxBreakerSkips) {
 		i, _ := p.pk.pick(hs, now, &tried, &skip)
 		if i < 0 {
 			break

@@ -578,3 +578,24 @@ func TestCloseJoins(t *testing.T) {
 		t.Errorf("Status after Close: %+v", p.Status())
 	}
 }
+
+func TestHTTPSWithHTTP2(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	tc := srv.Client().Transport.(*http.Transport).TLSClientConfig
+	p := newPool(t, Config{Targets: []string{srv.Listener.Addr().String()}, Scheme: "https", TLSClientConfig: tc})
+	req, _ := http.NewRequest(http.MethodGet, "http://api.internal/", nil)
+	resp, err := p.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "HTTP/2.0" {
+		t.Errorf("server saw %q, want HTTP/2.0 over TLS", body)
+	}
+}
