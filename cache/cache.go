@@ -343,6 +343,9 @@ func (c *Cache) isStaleStatus(code int) bool {
 // newEntry builds an entry from a response's header, which it takes over
 // (the caller passes a clone), and body.
 func (c *Cache) newEntry(key string, status int, proto string, major, minor int, h http.Header, body []byte, now time.Time) *entry {
+	if proto == "" {
+		proto, major, minor = "HTTP/1.1", 1, 1
+	}
 	hc := h
 	if hc == nil {
 		hc = http.Header{}
