@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -95,6 +96,12 @@ func main() {
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
+	}
+	// The scheduler sleeps in nanosleep, a system call that holds its P:
+	// with a single P the workers would wait for the call to return or for
+	// the runtime to take the P back.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
 	}
 	res := run(context.Background(), cfg)
 	enc := json.NewEncoder(os.Stdout)
