@@ -279,8 +279,12 @@ func (c *Cache) removeLocked(el *list.Element) {
 }
 
 // store adds or replaces e and evicts least recently used entries beyond the
-// limits.
+// limits. A body larger than MaxBytes on its own is not stored: it would
+// evict everything else and then itself.
 func (c *Cache) store(e *entry) {
+	if int64(len(e.body)) > c.maxBytes {
+		return
+	}
 	var evicted uint64
 	c.mu.Lock()
 	if el, ok := c.items[e.key]; ok {

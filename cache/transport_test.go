@@ -407,6 +407,12 @@ func TestMaxBytesEviction(t *testing.T) {
 	if n := c.Len(); n != 2 {
 		t.Errorf("Len = %d, want 2 (30 bytes > MaxBytes 25)", n)
 	}
+	// A body larger than MaxBytes alone is not stored and evicts nothing.
+	o.set(200, strings.Repeat("L", 26), nil)
+	get(t, rt, "GET", "http://a.test/large")
+	if n, ev := c.Len(), c.Stats().Evictions; n != 2 || ev != 1 {
+		t.Errorf("after a 26-byte body: Len, Evictions = %d, %d; want 2, 1", n, ev)
+	}
 }
 
 func TestEvents(t *testing.T) {
