@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 )
 
@@ -34,18 +33,18 @@ func runChaos(ctx context.Context, e *env, args []string) int {
 			return c.run(ctx, e, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "keel chaos: unknown tool %q\n\n", args[0])
+	say(e.stderr, "keel chaos: unknown tool %q\n\n", args[0])
 	chaosUsage(e.stderr)
 	return exitUsage
 }
 
 func chaosUsage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: keel chaos <tool> [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Tools:")
+	say(w, "Usage: keel chaos <tool> [flags]\n")
+	say(w, "\n")
+	say(w, "Tools:\n")
 	for _, c := range chaosTools() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		say(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "keel chaos <tool> -h" for a tool's flags.`)
+	say(w, "\n")
+	say(w, `Run "keel chaos <tool> -h" for a tool's flags.`+"\n")
 }

@@ -36,6 +36,8 @@ type env struct {
 // commands lists the subcommands in the order "keel help" shows them.
 func commands() []*command {
 	return []*command{
+		gatewayCommand(),
+		validateCommand(),
 		chaosCommand(),
 		versionCommand(),
 	}
@@ -59,7 +61,7 @@ func run(ctx context.Context, e *env, args []string) int {
 			if c := lookup(args[1]); c != nil {
 				return c.run(ctx, e, []string{"-h"})
 			}
-			fmt.Fprintf(e.stderr, "keel: unknown command %q\n", args[1])
+			say(e.stderr, "keel: unknown command %q\n", args[1])
 			return exitUsage
 		}
 		usage(e.stdout)
@@ -69,7 +71,7 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	c := lookup(name)
 	if c == nil {
-		fmt.Fprintf(e.stderr, "keel: unknown command %q\n\n", name)
+		say(e.stderr, "keel: unknown command %q\n\n", name)
 		usage(e.stderr)
 		return exitUsage
 	}
@@ -86,16 +88,22 @@ func lookup(name string) *command {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Keel keeps services upright: a resilient gateway and the tools to prove it.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: keel <command> [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
+	say(w, "Keel keeps services upright: a resilient gateway and the tools to prove it.\n")
+	say(w, "\n")
+	say(w, "Usage: keel <command> [flags]\n")
+	say(w, "\n")
+	say(w, "Commands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		say(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "keel help <command>" for a command's flags.`)
+	say(w, "\n")
+	say(w, `Run "keel help <command>" for a command's flags.`+"\n")
+}
+
+// say writes to w and ignores write errors: a command that cannot write its
+// own output has nowhere left to report that.
+func say(w io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
 }
 
 // newFlagSet returns a flag set for a subcommand that writes its help to
@@ -105,10 +113,10 @@ func newFlagSet(e *env, name, synopsis, description string) *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: keel %s %s\n\n", name, synopsis)
-		fmt.Fprintln(out, strings.TrimSpace(description))
-		fmt.Fprintln(out)
-		fmt.Fprintln(out, "Flags:")
+		say(out, "Usage: keel %s %s\n\n", name, synopsis)
+		say(out, "%v\n", strings.TrimSpace(description))
+		say(out, "\n")
+		say(out, "Flags:\n")
 		fs.PrintDefaults()
 	}
 	return fs

@@ -20,7 +20,7 @@ func runVersion(_ context.Context, e *env, args []string) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	fmt.Fprintln(e.stdout, versionString())
+	say(e.stdout, "%v\n", versionString())
 	return exitOK
 }
 

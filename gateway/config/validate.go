@@ -124,8 +124,14 @@ func checkHostPort(errs *errList, key, s string, allowEmptyHost bool) (host stri
 		errs.add(key, "invalid address %q: want host:port", s)
 		return "", false
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		errs.add(key, "invalid port in %q: want 1 to 65535", s)
+	// A listener may ask for port 0 (any free port, as tests do); a
+	// target must name a real one.
+	minPort := 1
+	if allowEmptyHost {
+		minPort = 0
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < minPort || n > 65535 {
+		errs.add(key, "invalid port in %q: want %d to 65535", s, minPort)
 		return "", false
 	}
 	if host == "" && !allowEmptyHost {

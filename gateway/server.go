@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keelhq/keel/gateway/config"
+	"github.com/keelhq/keel/telemetry"
+)
+
+// NewLogger returns the logger a gateway configured by t writes to w: JSON
+// or text at the configured level, with trace_id and span_id added from
+// each record's context.
+func NewLogger(t config.Telemetry, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToLower(t.LogLevel) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if t.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	} else {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	name := t.ServiceName
+	if name == "" {
+		name = "keel-gateway"
+	}
+	return slog.New(telemetry.NewLogHandler(h)).With(slog.String("service", name))
+}
+
+// newServer builds the proxy listener's server from the listen section.
+func newServer(l config.Listen, h http.Handler, logger *slog.Logger) (*http.Server, error) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: orDefault(l.ReadHeaderTimeout.Std(), 10*time.Second),
+		ReadTimeout:       orDefault(l.ReadTimeout.Std(), 60*time.Second),
+		WriteTimeout:      l.WriteTimeout.Std(),
+		IdleTimeout:       orDefault(l.IdleTimeout.Std(), 120*time.Second),
+		MaxHeaderBytes:    int(l.MaxHeaderBytes.Bytes()),
+		ErrorLog:          slogErrorLog(logger),
+	}
+	if srv.MaxHeaderBytes <= 0 {
+		srv.MaxHeaderBytes = 64 << 10
+	}
+	if l.TLS == nil {
+		return srv, nil
+	}
+	cert, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("listen.tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if l.TLS.MinVersion == "1.3" {
+		tc.MinVersion = tls.VersionTLS13
+	}
+	if l.HTTP2 == nil || *l.HTTP2 {
+		tc.NextProtos = []string{"h2", "http/1.1"}
+	} else {
+		tc.NextProtos = []string{"http/1.1"}
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // no HTTP/2
+	}
+	srv.TLSConfig = tc
+	return srv, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// slogErrorLog routes net/http's own error log (TLS handshake errors,
+// hijack failures) to logger at debug level: they are the clients' faults.
+func slogErrorLog(logger *slog.Logger) *log.Logger {
+	return slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+}
