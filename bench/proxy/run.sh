@@ -58,6 +58,7 @@ rate="${RATE:-2000}"
 conns="${CONNS:-64}"
 lg_conns="${LG_CONNS:-32}"
 rounds="${ROUNDS:-1}"
+case "$rounds" in '' | *[!0-9]* | 0) echo "run.sh: ROUNDS=$rounds: want a whole number >= 1" >&2 && exit 2 ;; esac
 contenders="${CONTENDERS:-direct nginx haproxy caddy reverseproxy keel}"
 out="${OUT:-$bench/results/proxy.md}"
 
@@ -392,7 +393,7 @@ cpu_busy() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }
 
 # measure ROUND NAME: one round of contender NAME; appends a line to $results.
 measure() {
-	local round="$1" c="$2" url t0 t1 b0 b1 f="$tmp/$2-$1"
+	local round="$1" c="$2" url t0 t1 b0 b1 w0 w1 f="$tmp/$2-$1"
 	if [ "$c" = direct ]; then
 		url="http://127.0.0.1:${backend_ports[0]}/"
 		proxy_pid=""
@@ -413,7 +414,9 @@ measure() {
 	t0=0 t1=0
 	[ -n "$proxy_pid" ] && t0="$(cpu_ticks "$proxy_pid")"
 	b0="$(cpu_busy "$proxy_cpu")"
+	w0="$EPOCHREALTIME"
 	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$duration" "$url" >"$f.wrk"
+	w1="$EPOCHREALTIME"
 	b1="$(cpu_busy "$proxy_cpu")"
 	[ -n "$proxy_pid" ] && t1="$(cpu_ticks "$proxy_pid")"
 	read -r wrk_n wrk_s wrk_rps wrk_err < <(wrk_fields "$f.wrk")
@@ -430,13 +433,14 @@ measure() {
 		stop "$proxy_pid"
 		forget "$proxy_pid"
 	fi
-	# contender round requests seconds req/s errors proxy_ticks cpu1_busy_ticks
-	# p50 p99 errors unsent proxied
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$round" \
-		"$wrk_n" "$wrk_s" "$wrk_rps" "$wrk_err" "$((t1 - t0))" "$((b1 - b0))" \
+	# The columns are named in the header of the raw file (end of the script).
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$round" \
+		"$wrk_n" "$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.3f", b - a }')" "$wrk_rps" "$wrk_err" \
+		"$((t1 - t0))" "$((b1 - b0))" \
 		"$(json_num "$f.json" p50_us)" "$(json_num "$f.json" p99_us)" \
 		"$(json_num "$f.json" errors)" "$(json_num "$f.json" unsent)" \
-		"$([ -n "$proxy_pid" ] && echo 1 || echo 0)" >>"$results"
+		"$([ -n "$proxy_pid" ] && echo 1 || echo 0)" \
+		"$(json_num "$f.json" send_lag_p50_us)" "$(json_num "$f.json" send_lag_p99_us)" >>"$results"
 }
 
 log "CPU split: proxy on CPU $proxy_cpu; wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus"
@@ -551,7 +555,7 @@ report() {
 mkdir -p "$(dirname "$out")"
 report | tee "$out"
 {
-	printf '# contender\tround\trequests\tseconds\treq/s\twrk errors\tproxy ticks\tCPU %s busy ticks\tp50 µs\tp99 µs\tloadgen errors\tunsent\tproxied\n' "$proxy_cpu"
+	printf '# contender\tround\twrk requests\tsampled seconds\treq/s\twrk errors\tproxy ticks\tCPU %s busy ticks\tp50 µs\tp99 µs\tloadgen errors\tunsent\tproxied\tsend lag p50 µs\tsend lag p99 µs\n' "$proxy_cpu"
 	cat "$results"
 } >"${out%.md}.tsv"
 log "results written to $out, raw rows (clock ticks of 1/$clk_tck s) to ${out%.md}.tsv"
