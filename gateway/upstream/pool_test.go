@@ -581,7 +581,7 @@ func TestCloseJoins(t *testing.T) {
 
 func TestHTTPSWithHTTP2(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, r.Proto)
+		_, _ = io.WriteString(w, r.Proto) //nolint:gosec // a test server echoing to a test client
 	}))
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
