@@ -113,7 +113,7 @@ routes:
 func TestAllBackendsDown(t *testing.T) {
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"path":%q}`, r.URL.Path)
+		_, _ = fmt.Fprintf(w, `{"path":%q}`, r.URL.Path) //nolint:gosec // a test backend echoing the path, quoted
 	})
 	g := startGateway(t, `
 upstreams:
