@@ -158,6 +158,10 @@ func (rt *route) upgrade(w http.ResponseWriter, r *http.Request, out *http.Reque
 
 // fail answers a request whose upstream call returned no response.
 func (rt *route) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		writeTooLarge(w, r, mbe.Limit) // the client's fault, not the upstream's
+		return
+	}
 	if rt.fallback != nil && rt.fallback.onError && r.Context().Err() == nil {
 		rt.fallback.write(w, keelhttp.FlagFallback)
 		return
