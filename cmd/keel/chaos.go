@@ -7,7 +7,9 @@ import (
 
 // chaosTools lists the "keel chaos" subcommands.
 func chaosTools() []*command {
-	return []*command{}
+	return []*command{
+		chaosMonkeyCommand(),
+	}
 }
 
 func chaosCommand() *command {
