@@ -292,4 +292,3 @@ func (s *Server) handleReset(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-

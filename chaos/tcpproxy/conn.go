@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -15,6 +16,7 @@ var (
 	errLimit     = errors.New("tcpproxy: limit_data reached")
 	errTimedOut  = errors.New("tcpproxy: timeout toxic expired")
 	errConnDone  = errors.New("tcpproxy: connection closed")
+	errReconfig  = errors.New("tcpproxy: toxics changed")
 )
 
 // past is a read deadline in the past: setting it makes a blocked Read
@@ -28,10 +30,14 @@ type conn struct {
 	client, up *net.TCPConn
 	done       chan struct{}
 	once       sync.Once
+	links      [2]*link // downstream, upstream
 }
 
 func newConn(p *proxy, client, up *net.TCPConn) *conn {
-	return &conn{p: p, client: client, up: up, done: make(chan struct{})}
+	c := &conn{p: p, client: client, up: up, done: make(chan struct{})}
+	c.links[0] = &link{c: c, src: up, dst: client}
+	c.links[1] = &link{c: c, upstream: true, src: client, dst: up}
+	return c
 }
 
 // interrupt makes both directions re-read the proxy's toxics.
@@ -80,11 +86,8 @@ func (c *conn) sleep(d time.Duration) error {
 // pipe copies one direction until it ends, then ends the connection as the
 // way it ended asks: a half close after an end of stream, a reset after a
 // reset (received or injected), a close otherwise.
-func (c *conn) pipe(upstream bool) {
-	l := &link{c: c, upstream: upstream, src: c.up, dst: c.client}
-	if upstream {
-		l.src, l.dst = c.client, c.up
-	}
+func (c *conn) pipe(l *link) {
+	defer l.exited.Store(true)
 	err := l.run()
 	switch {
 	case err == nil:
@@ -103,6 +106,22 @@ type link struct {
 	src, dst *net.TCPConn
 	active   []*toxicState          // toxics applying now, in order
 	state    map[string]*toxicState // by toxic name; nil until a toxic applies to this direction
+
+	// pending is a chunk read after the toxics changed, to pass through
+	// the new ones; pendingAt is when it was read.
+	pending   []byte
+	pendingAt time.Time
+
+	// What setToxics waits for (see proxy.setToxics).
+	acked  atomic.Pointer[toxicSet] // the set the link runs with
+	busy   atomic.Bool              // passing a chunk through toxics; checks the set before the next
+	exited atomic.Bool
+}
+
+// settled reports whether the link runs with set, or will look at it
+// before it passes on any more data.
+func (l *link) settled(set *toxicSet) bool {
+	return l.acked.Load() == set || l.busy.Load() || l.exited.Load()
 }
 
 // toxicState is what a link knows of one toxic.
@@ -129,18 +148,20 @@ func (l *link) run() error {
 		if l.c.p.toxics.Load() != set {
 			continue // changed before the deadline was set: look again
 		}
+		l.acked.Store(set)
 		var err error
-		if len(l.active) == 0 {
+		if len(l.active) == 0 && l.pending == nil {
 			_, err = io.Copy(l.dst, l.src)
 		} else {
 			if buf == nil {
 				buf = make([]byte, 32<<10)
 			}
-			err = l.copyToxic(buf)
+			err = l.copyToxic(buf, set)
 		}
 		switch {
 		case err == nil:
 			return l.slowClose()
+		case errors.Is(err, errReconfig):
 		case errors.Is(err, os.ErrDeadlineExceeded) && !l.c.closed():
 			if !deadline.IsZero() && !time.Now().Before(deadline) {
 				return errTimedOut
@@ -197,12 +218,31 @@ func (l *link) configure(set *toxicSet) time.Time {
 }
 
 // copyToxic reads chunks from src and passes them through the active
-// toxics, until src ends (nil) or an error.
-func (l *link) copyToxic(buf []byte) error {
+// toxics, until src ends (nil), an error, or the toxics change
+// (errReconfig).
+func (l *link) copyToxic(buf []byte, set *toxicSet) error {
+	if b := l.pending; b != nil {
+		l.pending = nil
+		if err := l.emit(0, b, l.pendingAt); err != nil {
+			return err
+		}
+		if len(l.active) == 0 {
+			return errReconfig // back to the zero-copy path
+		}
+	}
 	for {
+		l.busy.Store(false)
 		n, err := l.src.Read(buf)
 		if n > 0 {
-			if werr := l.emit(0, buf[:n], time.Now()); werr != nil {
+			l.busy.Store(true)
+			at := time.Now()
+			// Data can win the race with the interrupting deadline: check
+			// that the toxics are still the ones configured.
+			if l.c.p.toxics.Load() != set {
+				l.pending, l.pendingAt = buf[:n], at
+				return errReconfig
+			}
+			if werr := l.emit(0, buf[:n], at); werr != nil {
 				return werr
 			}
 		}

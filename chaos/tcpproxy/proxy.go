@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // proxy is one named proxy. Its fields other than toxics are guarded by the
@@ -86,7 +87,16 @@ func (p *proxy) stop() {
 	p.s.logger.Info("tcpproxy: proxy stopped", slog.String("name", p.name))
 }
 
-// setToxics installs a new toxic set and tells the open connections.
+// maxSettle bounds how long a toxic change waits for open connections to
+// take it up.
+const maxSettle = 100 * time.Millisecond
+
+// setToxics installs a new toxic set, tells the open connections and waits
+// until each direction runs with it or will check it before passing on more
+// data, so that data sent after the change sees the new toxics. A direction
+// blocked writing to a peer that does not read is waited for at most
+// maxSettle in all; it takes the change up when it next reads. The Server's
+// mu is held.
 func (p *proxy) setToxics(set *toxicSet) {
 	p.toxics.Store(set)
 	r := p.run
@@ -94,9 +104,19 @@ func (p *proxy) setToxics(set *toxicSet) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	conns := make([]*conn, 0, len(r.conns))
 	for c := range r.conns {
 		c.interrupt()
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	deadline := time.Now().Add(maxSettle)
+	for _, c := range conns {
+		for _, l := range c.links {
+			for !l.settled(set) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
 	}
 }
 
@@ -136,8 +156,8 @@ func (r *run) serve(client *net.TCPConn) {
 	r.mu.Unlock()
 
 	var wg sync.WaitGroup
-	wg.Go(func() { c.pipe(true) })
-	c.pipe(false)
+	wg.Go(func() { c.pipe(c.links[1]) })
+	c.pipe(c.links[0])
 	wg.Wait()
 	c.close(false)
 

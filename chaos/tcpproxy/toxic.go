@@ -97,12 +97,12 @@ type toxic struct {
 	Toxic
 	upstream bool
 
-	latency, jitter time.Duration
-	rate            int64 // bytes per second
-	delay           time.Duration
-	timeout         time.Duration
+	latency, jitter  time.Duration
+	rate             int64 // bytes per second
+	delay            time.Duration
+	timeout          time.Duration
 	avgSize, sizeVar int
-	bytes           int64
+	bytes            int64
 }
 
 func newToxic(t Toxic) *toxic {
