@@ -312,3 +312,19 @@ func TestStartProcessesErrors(t *testing.T) {
 		t.Errorf("StartProcesses of a missing binary succeeded")
 	}
 }
+
+func BenchmarkPIDFilesTargets(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)+".pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f := PIDFiles{Pattern: filepath.Join(dir, "*.pid")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ts := f.Targets(); len(ts) != 3 || !ts[0].Alive {
+			b.Fatalf("targets %+v", ts)
+		}
+	}
+}
