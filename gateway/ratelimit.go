@@ -107,10 +107,12 @@ func newSharedLimit(client redis.UniversalClient, name string, key rateKey, perS
 // could not be asked: the gateway fails closed.
 var errLimitStore = errors.New("gateway: rate limit store unavailable")
 
+// limitStoreError carries the store's error as text only: a timeout talking
+// to Redis is the store's failure, not the request's, so it must not read
+// as context.DeadlineExceeded (a 504).
 type limitStoreError struct{ err error }
 
 func (e *limitStoreError) Error() string { return fmt.Sprintf("%v: %v", errLimitStore, e.err) }
-func (e *limitStoreError) Unwrap() error { return e.err }
 func (e *limitStoreError) Is(target error) bool {
 	return target == errLimitStore || target == keel.ErrRejected
 }

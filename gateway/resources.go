@@ -84,6 +84,17 @@ func (rs *resources) redis(rawURL string) (redis.UniversalClient, func(), error)
 		if err != nil {
 			return nil, nil, fmt.Errorf("store %s: %w", redact(rawURL), err)
 		}
+		// A rate limit or idempotency check sits in the request path: fail
+		// fast when Redis is away rather than hold the request.
+		if opts.DialTimeout == 0 {
+			opts.DialTimeout = time.Second
+		}
+		if opts.ReadTimeout == 0 {
+			opts.ReadTimeout = time.Second
+		}
+		if opts.WriteTimeout == 0 {
+			opts.WriteTimeout = time.Second
+		}
 		c := redis.NewClient(opts)
 		return c, c.Close, nil
 	})
