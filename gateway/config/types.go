@@ -213,7 +213,7 @@ type Route struct {
 	StripPrefix   string       `yaml:"strip_prefix" desc:"Prefix removed from the path before proxying; starts with /."`
 	Timeout       Duration     `yaml:"timeout" default:"15s" desc:"Total time for a request, retries and hedges included."`
 	PerTryTimeout Duration     `yaml:"per_try_timeout" default:"0s (none)" desc:"Time for one attempt; at most timeout."`
-	Retry         *Retry       `yaml:"retry" default:"on, with its defaults" desc:"Retries. {attempts: 1} turns them off."`
+	Retry         *Retry       `yaml:"retry" default:"on, with its defaults" desc:"Retries, on another host when there is one. Only requests safe to repeat are retried: idempotent methods, requests with an Idempotency-Key, and requests whose connection failed before they were sent. {attempts: 1} turns them off."`
 	Hedge         *Hedge       `yaml:"hedge" desc:"Hedged requests (idempotent methods only). Absent: off."`
 	Bulkhead      *Bulkhead    `yaml:"bulkhead" desc:"Concurrency cap for the route. Absent: none."`
 	RateLimit     *RateLimit   `yaml:"rate_limit" desc:"Rate limit for the route. Absent: none."`
@@ -233,7 +233,10 @@ type Match struct {
 	Headers    map[string]string `yaml:"headers" desc:"Header name to exact value; \"*\" means the header is present."`
 }
 
-// Retry configures retries of failed attempts.
+// Retry configures retries of failed attempts. Only requests that are safe
+// to send again are retried: idempotent methods (GET, HEAD, OPTIONS, TRACE,
+// PUT, DELETE), requests with an Idempotency-Key, and any request whose
+// connection failed before a byte of it was sent.
 type Retry struct {
 	Attempts            int      `yaml:"attempts" default:"3" desc:"Total attempts, the first included; 1 to 10. 1 turns retries off."`
 	On                  []string `yaml:"on" default:"connect_failure, reset, 502, 503, 504" desc:"What is retried: connect_failure, reset, timeout (per-try), 5xx, or a status code (400-599)."`
@@ -242,7 +245,6 @@ type Retry struct {
 	BudgetPercent       *Percent `yaml:"budget" default:"20%" desc:"Retries may add at most this share of the route's requests (retry budget); 100% lifts the cap."`
 	MinRetriesPerSecond int      `yaml:"min_retries_per_second" default:"10" desc:"Retries always allowed per second, whatever the budget."`
 	RetryAfterMax       Duration `yaml:"retry_after_max" default:"10s" desc:"Longest upstream Retry-After honored; a longer one ends retrying."`
-	NonIdempotent       bool     `yaml:"non_idempotent" default:"false" desc:"Also retry POST and PATCH without an Idempotency-Key, but only when the request was never sent (connect failures)."`
 }
 
 // Hedge configures hedged requests: a further attempt is sent when the
