@@ -107,6 +107,17 @@ func (p *proxyJSON) proxy() Proxy {
 	return Proxy{Name: p.Name, Listen: p.Listen, Upstream: p.Upstream, Enabled: p.Enabled == nil || *p.Enabled, Toxics: p.Toxics}
 }
 
+// UnmarshalJSON reads a Proxy; a missing "enabled" reads as true, as in
+// Toxiproxy's API and configuration files.
+func (p *Proxy) UnmarshalJSON(b []byte) error {
+	var in proxyJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*p = in.proxy()
+	return nil
+}
+
 // toxicJSON is a Toxic as the API reads it: a missing "toxicity" means 1.
 type toxicJSON struct {
 	Name       string     `json:"name"`

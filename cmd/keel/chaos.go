@@ -8,6 +8,7 @@ import (
 // chaosTools lists the "keel chaos" subcommands.
 func chaosTools() []*command {
 	return []*command{
+		chaosProxyCommand(),
 		chaosMonkeyCommand(),
 	}
 }
