@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -108,9 +110,11 @@ func runChaosMonkey(ctx context.Context, e *env, args []string) int {
 		return usageErr("-signal: %v", err)
 	}
 
-	var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
+	// The log and the replicas' output share these writers.
+	stdout, stderr := syncWriter(e.stdout), syncWriter(e.stderr)
+	var h slog.Handler = slog.NewTextHandler(stderr, nil)
 	if *jsonLogs {
-		h = slog.NewJSONHandler(e.stderr, nil)
+		h = slog.NewJSONHandler(stderr, nil)
 	}
 	log := slog.New(h)
 	cfg.Logger = log
@@ -125,7 +129,7 @@ func runChaosMonkey(ctx context.Context, e *env, args []string) int {
 		procs, err = monkey.StartProcesses(monkey.ProcessesConfig{
 			Name:         "replica",
 			Replicas:     *replicas,
-			Command:      replicaCommand(e, command),
+			Command:      replicaCommand(command, stdout, stderr),
 			RestartDelay: *restartDelay,
 			PIDDir:       *pidDir,
 			Logger:       log,
@@ -153,7 +157,7 @@ func runChaosMonkey(ctx context.Context, e *env, args []string) int {
 				failed++
 			}
 		}
-		say(e.stdout, "seed=%d kills=%d failed=%d skipped=%d dry_run=%t\n",
+		say(stdout, "seed=%d kills=%d failed=%d skipped=%d dry_run=%t\n",
 			rep.Seed, len(rep.Kills)-failed, failed, rep.Skipped, *dryRun)
 	}
 	if procs != nil {
@@ -168,8 +172,9 @@ func runChaosMonkey(ctx context.Context, e *env, args []string) int {
 }
 
 // replicaCommand returns the command of replica i: args with {replica}
-// replaced by i, KEEL_REPLICA=i in the environment, output to e's.
-func replicaCommand(e *env, args []string) func(int) *exec.Cmd {
+// replaced by i, KEEL_REPLICA=i in the environment, output to stdout and
+// stderr.
+func replicaCommand(args []string, stdout, stderr io.Writer) func(int) *exec.Cmd {
 	return func(i int) *exec.Cmd {
 		n := strconv.Itoa(i)
 		argv := make([]string, len(args))
@@ -178,7 +183,29 @@ func replicaCommand(e *env, args []string) func(int) *exec.Cmd {
 		}
 		cmd := exec.Command(argv[0], argv[1:]...) //nolint:gosec // the operator's own command
 		cmd.Env = append(os.Environ(), "KEEL_REPLICA="+n)
-		cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+		cmd.Stdout, cmd.Stderr = stdout, stderr
 		return cmd
 	}
+}
+
+// syncWriter makes w safe for the concurrent writes of the log and of the
+// goroutines that copy the replicas' output. A file is returned as it is:
+// its writes are atomic system calls, and the replicas then write to it
+// directly.
+func syncWriter(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

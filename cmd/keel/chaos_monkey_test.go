@@ -121,14 +121,17 @@ func TestChaosMonkeyPIDFilesKills(t *testing.T) {
 func TestChaosMonkeyReplicas(t *testing.T) {
 	pidDir := t.TempDir()
 	code, stdout, stderr := runMonkey(t, "-replicas", "3", "-min-alive", "2", "-mean", "20ms", "-duration", "500ms",
-		"-restart-delay", "100ms", "-pid-dir", pidDir, "-seed", "3", "--", "sleep", "6{replica}")
+		"-restart-delay", "100ms", "-pid-dir", pidDir, "-seed", "3", "--", "sh", "-c", "echo replica $KEEL_REPLICA up; echo oops >&2; exec sleep 6{replica}")
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	if !regexp.MustCompile(`^seed=3 kills=[1-9]\d* failed=0 skipped=[1-9]\d* dry_run=false\n$`).MatchString(stdout) {
+	if !regexp.MustCompile(`(?m)^seed=3 kills=[1-9]\d* failed=0 skipped=[1-9]\d* dry_run=false\n`).MatchString(stdout) {
 		t.Errorf("stdout %q, want kills and skipped kills", stdout)
 	}
-	for _, want := range []string{`msg="chaos monkey killed"`, `status="signal: killed"`, `msg="replica started" target=replica-2`} {
+	if !strings.Contains(stdout, "replica 2 up\n") {
+		t.Errorf("stdout lacks the replicas' output:\n%s", stdout)
+	}
+	for _, want := range []string{`msg="chaos monkey killed"`, `status="signal: killed"`, `msg="replica started" target=replica-2`, "oops\n"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
