@@ -48,7 +48,8 @@ type Restarter interface {
 // extension. A target is alive when its process exists, is not a zombie,
 // and (where /proc tells) started before its pid file was last written, so
 // that a pid reused by an unrelated process counts as dead. A file that
-// cannot be read or parsed is a dead target with PID 0.
+// cannot be read or parsed is a dead target with PID 0; a file that
+// disappears while it is read is left out.
 //
 // The zero PIDFiles has no targets. PIDFiles is safe for concurrent use.
 type PIDFiles struct {
