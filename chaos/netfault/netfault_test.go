@@ -501,3 +501,56 @@ func TestArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestUDPAcrossPartition sends datagrams from a process on b to a socket on
+// a, before, during and after a partition.
+func TestUDPAcrossPartition(t *testing.T) {
+	n := netfaulttest.New(t)
+	a := netfaulttest.AddHost(t, n, "a")
+	b := netfaulttest.AddHost(t, n, "b")
+	pc, err := a.ListenPacket("udp", ":9001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pc.Close() }()
+	send := func(msg string) bool {
+		t.Helper()
+		// A separate process on b sends the datagram (bash's /dev/udp).
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		cmd := b.CommandContext(ctx, "bash", "-c", "echo -n "+msg+" > /dev/udp/"+a.IP().String()+"/9001")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("send from b: %v: %s", err, out)
+		}
+		if err := pc.SetReadDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		k, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return false
+		}
+		if got := string(buf[:k]); got != msg || !strings.HasPrefix(from.String(), b.IP().String()+":") {
+			t.Fatalf("received %q from %v, want %q from %v", got, from, msg, b.IP())
+		}
+		return true
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash for /dev/udp")
+	}
+	if !send("before") {
+		t.Fatal("datagram lost before the partition")
+	}
+	if err := n.Partition(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if send("during") {
+		t.Fatal("datagram crossed the partition")
+	}
+	if err := n.Heal(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if !send("after") {
+		t.Fatal("datagram lost after healing")
+	}
+}
