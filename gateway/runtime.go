@@ -323,7 +323,7 @@ func (g *Gateway) newRoute(rt *runtime, rc *config.Route) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc.Base = p.Pool
+	tc.Base = g.httpClient.RoundTripper(p.Pool) // http.client.request.duration per attempt
 	t, err := keelhttp.NewTransport(tc)
 	if err != nil {
 		return nil, err
