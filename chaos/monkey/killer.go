@@ -205,6 +205,10 @@ func (k *Killer) Run(ctx context.Context) (Report, error) {
 	return rep, err
 }
 
+// maxGap caps a drawn gap (about 146 years) so that it converts to a
+// time.Duration without overflow.
+const maxGap = float64(1 << 62)
+
 // run is the state of one Run.
 type run struct {
 	k      *Killer
@@ -238,7 +242,7 @@ func (r *run) loop(ctx context.Context) (Report, error) {
 			}
 			cursor = open
 		}
-		gap := max(time.Duration(r.rng.ExpFloat64()*float64(cfg.Mean)), cfg.MinGap)
+		gap := max(time.Duration(min(r.rng.ExpFloat64()*float64(cfg.Mean), maxGap)), cfg.MinGap)
 		at := cursor.Add(gap)
 		if !cfg.Schedule.Allowed(start, at) {
 			// The window closes (or the run ends) first. The exponential

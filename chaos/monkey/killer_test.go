@@ -307,3 +307,14 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
+
+func TestKillerHugeMean(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := MustNew(Config{Supervisor: staticTargets(2), Mean: math.MaxInt64, DryRun: true,
+			Schedule: Schedule{Duration: time.Hour}, Logger: discard})
+		rep, err := k.Run(t.Context())
+		if err != nil || len(rep.Kills) != 0 {
+			t.Errorf("Run with a huge mean: %d kills, %v; want none, nil", len(rep.Kills), err)
+		}
+	})
+}
