@@ -34,6 +34,9 @@
 #                 (must listen on 127.0.0.1:19114, the 3 backends as upstream)
 #   ROUNDS        rounds over every contender (default 1); the table shows
 #                 medians and, for more than one round, ranges
+#   NICE          run every process the benchmark starts under nice -n NICE;
+#                 on a machine shared with other work, a negative value (as
+#                 root) keeps that work from taking the benchmark's CPUs
 #   OUT           results file (default bench/results/proxy.md); the raw
 #                 rows of every round go next to it, in proxy.tsv
 #
@@ -58,6 +61,8 @@ rate="${RATE:-2000}"
 conns="${CONNS:-64}"
 lg_conns="${LG_CONNS:-32}"
 rounds="${ROUNDS:-1}"
+prio=(env) # a no-op prefix, or nice -n NICE
+if [ -n "${NICE:-}" ]; then prio=(nice -n "$NICE"); fi
 case "$rounds" in '' | *[!0-9]* | 0) echo "run.sh: ROUNDS=$rounds: want a whole number >= 1" >&2 && exit 2 ;; esac
 contenders="${CONTENDERS:-direct nginx haproxy caddy reverseproxy keel}"
 out="${OUT:-$bench/results/proxy.md}"
@@ -337,7 +342,7 @@ fi
 start() {
 	local name="$1" cpus="$2"
 	shift 2
-	taskset -c "$cpus" "$@" >"$tmp/$name.log" 2>&1 &
+	"${prio[@]}" taskset -c "$cpus" "$@" >"$tmp/$name.log" 2>&1 &
 	started_pid=$!
 	pids+=("$started_pid")
 }
@@ -408,14 +413,14 @@ measure() {
 	fi
 
 	log "round $round, $c: warm-up, wrk -d$warmup"
-	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$warmup" "$url" >/dev/null
+	"${prio[@]}" taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$warmup" "$url" >/dev/null
 
 	log "round $round, $c: saturation, wrk -t1 -c$conns -d$duration"
 	t0=0 t1=0
 	[ -n "$proxy_pid" ] && t0="$(cpu_ticks "$proxy_pid")"
 	b0="$(cpu_busy "$proxy_cpu")"
 	w0="$EPOCHREALTIME"
-	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$duration" "$url" >"$f.wrk"
+	"${prio[@]}" taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$duration" "$url" >"$f.wrk"
 	w1="$EPOCHREALTIME"
 	b1="$(cpu_busy "$proxy_cpu")"
 	[ -n "$proxy_pid" ] && t1="$(cpu_ticks "$proxy_pid")"
@@ -426,7 +431,7 @@ measure() {
 	fi
 
 	log "round $round, $c: fixed rate, loadgen -rate $rate -duration $duration -connections $lg_conns"
-	taskset -c "$client_cpu" "$tmp/bin/loadgen" -rate "$rate" -duration "$duration" \
+	"${prio[@]}" taskset -c "$client_cpu" "$tmp/bin/loadgen" -rate "$rate" -duration "$duration" \
 		-connections "$lg_conns" -url "$url" >"$f.json"
 
 	if [ -n "$proxy_pid" ]; then
@@ -541,6 +546,9 @@ report() {
 		"wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus."
 	echo "Saturation: wrk -t1 -c$conns -d$duration after a $warmup warm-up; CPU = utime+stime of the proxy's processes."
 	echo "Fixed rate: loadgen -rate $rate -duration $duration -connections $lg_conns; latency from the scheduled send."
+	if [ -n "${NICE:-}" ]; then
+		echo "Every process of the benchmark ran under nice -n $NICE."
+	fi
 	if [ "$rounds" -gt 1 ]; then
 		echo "Medians of $rounds rounds (contenders interleaved), ranges in parentheses."
 	fi
