@@ -162,9 +162,6 @@ func (g *Gateway) setupTelemetry(cfg *config.Config) error {
 	return nil
 }
 
-// inject writes the trace context into an attempt's headers.
-func (g *Gateway) inject(ctx context.Context, h http.Header) { g.httpClient.Inject(ctx, h) }
-
 // traceRoot gives a request that arrives without a W3C traceparent a new
 // one (not sampled), so that its access-log line and its upstream request
 // share a trace ID.

@@ -44,7 +44,7 @@ func (s *syncBuffer) String() string {
 
 // startGateway parses yml (with listen and admin addresses on port 0 added
 // when absent), starts the gateway and stops it when the test ends.
-func startGateway(t *testing.T, yml string, env map[string]string) *testGateway {
+func startGateway(t testing.TB, yml string, env map[string]string) *testGateway {
 	t.Helper()
 	if !strings.Contains(yml, "listen:") {
 		yml = "listen: {address: 127.0.0.1:0}\n" + yml

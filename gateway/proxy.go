@@ -106,12 +106,14 @@ func (f *forwarding) apply(out http.Header, in *http.Request) {
 	if in.TLS != nil {
 		proto = "https"
 	}
+	ipText := "unknown"
 	if ok {
-		s := ip.String()
+		ipText = ip.String()
 		if prior := out["X-Forwarded-For"]; len(prior) > 0 {
-			s = strings.Join(prior, ", ") + ", " + s
+			out["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ipText}
+		} else {
+			out["X-Forwarded-For"] = []string{ipText}
 		}
-		out["X-Forwarded-For"] = []string{s}
 	}
 	if _, ok := out["X-Forwarded-Host"]; !ok {
 		out["X-Forwarded-Host"] = []string{in.Host}
@@ -119,43 +121,57 @@ func (f *forwarding) apply(out http.Header, in *http.Request) {
 	if _, ok := out["X-Forwarded-Proto"]; !ok {
 		out["X-Forwarded-Proto"] = []string{proto}
 	}
-	elem := forwardedElement(ip, ok, in.Host, proto)
-	if prior := out["Forwarded"]; len(prior) > 0 {
-		elem = strings.Join(prior, ", ") + ", " + elem
+	var prior string
+	if p := out["Forwarded"]; len(p) > 0 {
+		prior = strings.Join(p, ", ")
 	}
-	out["Forwarded"] = []string{elem}
+	out["Forwarded"] = []string{forwardedElement(prior, ipText, ok && ip.Is6(), in.Host, proto)}
 }
 
-// forwardedElement is one RFC 7239 Forwarded element for a client.
-func forwardedElement(ip netip.Addr, known bool, host, proto string) string {
-	var b strings.Builder
-	b.WriteString("for=")
-	switch {
-	case !known:
-		b.WriteString("unknown")
-	case ip.Is6():
-		b.WriteString(`"[` + ip.String() + `]"`)
-	default:
-		b.WriteString(ip.String())
+// forwardedElement appends one RFC 7239 Forwarded element for a client to
+// prior (a list, possibly empty), in one allocation.
+func forwardedElement(prior, ip string, v6 bool, host, proto string) string {
+	b := make([]byte, 0, len(prior)+len(ip)+2*len(host)+32)
+	if prior != "" {
+		b = append(b, prior...)
+		b = append(b, ", "...)
+	}
+	b = append(b, "for="...)
+	if v6 {
+		b = append(b, `"[`...)
+		b = append(b, ip...)
+		b = append(b, `]"`...)
+	} else {
+		b = append(b, ip...)
 	}
 	if host != "" {
-		b.WriteString(";host=")
-		b.WriteString(quoteForwarded(host))
+		b = append(b, ";host="...)
+		b = appendForwardedValue(b, host)
 	}
-	b.WriteString(";proto=")
-	b.WriteString(proto)
-	return b.String()
+	b = append(b, ";proto="...)
+	b = append(b, proto...)
+	return string(b)
 }
 
-// quoteForwarded quotes v as an RFC 7239 value when it is not a token.
-func quoteForwarded(v string) string {
-	for i := 0; i < len(v); i++ {
+// appendForwardedValue appends v as an RFC 7239 value: as it is when it is
+// a token, else quoted with '"' and '\' escaped.
+func appendForwardedValue(b []byte, v string) []byte {
+	token := true
+	for i := 0; i < len(v) && token; i++ {
 		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
-		}
+		token = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 	}
-	return v
+	if token {
+		return append(b, v...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(v); i++ {
+		if v[i] == '"' || v[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, v[i])
+	}
+	return append(b, '"')
 }
 
 // outgoing turns in, the request the gateway received, into the request it

@@ -67,8 +67,8 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request, adm *admission) {
 	ctx := r.Context()
 	if c, ok := rt.g.criticality(r); ok {
 		ctx = shed.WithCriticality(ctx, c)
-	} else if rt.hasCrit {
-		ctx = shed.WithCriticality(ctx, rt.crit)
+	} else if rt.hasCrit && rt.crit != shed.Default {
+		ctx = shed.WithCriticality(ctx, rt.crit) // absent means Default
 	}
 	if rt.flag != "" && !rt.g.flags.EnabledFor(rt.flag, clientKey(r)) {
 		if rt.fallback != nil {

@@ -388,7 +388,8 @@ func (g *Gateway) transportConfig(rc *config.Route) (keelhttp.TransportConfig, e
 		Name:           rc.Name,
 		DisableBreaker: true,
 		Observer:       g.observer,
-		Inject:         g.inject,
+		// The client's traceparent (or the one traceRoot made) goes upstream
+		// as it came: the gateway starts no span of its own to insert.
 	}
 	timeout := rc.Timeout.Std()
 	if timeout <= 0 {
