@@ -85,13 +85,18 @@ func abort(w http.ResponseWriter) {
 	resetConn(conn)
 }
 
-// resetConn closes conn with SO_LINGER 0 when it is a TCP connection, so that
-// the peer reads a reset instead of an end of stream.
+// resetConn closes conn with SO_LINGER 0 when it is (or wraps, as a TLS
+// connection does) a TCP connection, so that the peer reads a reset instead
+// of an end of stream.
 func resetConn(conn net.Conn) {
-	if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+	raw := conn
+	if w, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		raw = w.NetConn()
+	}
+	if tc, ok := raw.(interface{ SetLinger(int) error }); ok {
 		_ = tc.SetLinger(0) // best effort: a plain close still ends the request
 	}
-	_ = conn.Close()
+	_ = raw.Close()
 }
 
 // throttle paces writes to rate bytes per second.

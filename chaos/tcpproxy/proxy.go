@@ -122,14 +122,28 @@ func (p *proxy) setToxics(set *toxicSet) {
 
 func (r *run) accept() {
 	defer r.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := r.ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				r.p.s.logger.Warn("tcpproxy: accept failed", slog.String("name", r.p.name), slog.Any("err", err))
-			}
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
+		if err != nil {
+			// Out of file descriptors, or the like: wait and try again,
+			// as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			r.p.s.logger.Warn("tcpproxy: accept failed", slog.String("name", r.p.name),
+				slog.Any("err", err), slog.Duration("retry_in", backoff))
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-r.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		backoff = 0
 		r.wg.Add(1)
 		go r.serve(c.(*net.TCPConn))
 	}
