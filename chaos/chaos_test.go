@@ -338,6 +338,22 @@ func TestFaultJSON(t *testing.T) {
 	}
 }
 
+func TestConfigJSON(t *testing.T) {
+	in := `{"name":"gw","faults":[{"kind":"abort","percent":1}],"seed":7,"max_active":3,"headers":{"enabled":true,"max_delay":"1s"}}`
+	var c Config
+	if err := json.Unmarshal([]byte(in), &c); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Name: "gw", Seed: 7, MaxActive: 3, Headers: HeaderConfig{Enabled: true, MaxDelay: Duration(time.Second)},
+		Faults: []Fault{{Kind: KindAbort, Percent: Percent(1)}}}
+	if diff := cmp.Diff(want, c, cmpopts.IgnoreFields(Config{}, "OnInject", "Logger")); diff != "" {
+		t.Errorf("decoded (-want +got):\n%s", diff)
+	}
+	if out, err := json.Marshal(c); err != nil || string(out) != in {
+		t.Errorf("got %s, %v; want %s", out, err, in)
+	}
+}
+
 func FuzzFaultJSON(f *testing.F) {
 	f.Add(`{"kind":"latency","latency":"250ms","jitter":"50ms","percent":50}`)
 	f.Add(`{"kind":"error","status":503,"body":"x","headers":{"x-a":"1"}}`)
@@ -599,3 +615,25 @@ func (nopWriter) WriteHeader(int)             {}
 type nopTransport struct{}
 
 func (nopTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, nil }
+
+// FuzzHeaders sends arbitrary fault headers through the middleware: no
+// panic, and an injected status is always a valid one.
+func FuzzHeaders(f *testing.F) {
+	f.Add("5", "503", "100", "50")
+	f.Add("-1", "99", "1e9", "NaN")
+	f.Add("x", "600", "0", "-5")
+	in := newInjector(f, Config{Headers: HeaderConfig{Enabled: true, MaxDelay: 1}})
+	h := in.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	f.Fuzz(func(t *testing.T, delay, status, rate, pct string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header[HeaderDelay] = []string{delay}
+		r.Header[HeaderAbortStatus] = []string{status}
+		r.Header[HeaderThroughput] = []string{rate}
+		r.Header[HeaderPercent] = []string{pct}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code < 200 || w.Code >= 600 {
+			t.Fatalf("status %d", w.Code)
+		}
+	})
+}

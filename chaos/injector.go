@@ -16,38 +16,38 @@ import (
 
 // Config configures an [Injector]. The zero Config is valid: an Injector with
 // no faults, header-driven faults off, no cap on active faults and a random
-// seed.
+// seed. Its data fields read and write as JSON and YAML.
 type Config struct {
 	// Name identifies the Injector in logs and injections. Optional.
-	Name string
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 
 	// Faults are the faults the Injector starts with. Each must be valid;
 	// IDs must be unique.
-	Faults []Fault
+	Faults []Fault `json:"faults,omitempty" yaml:"faults,omitempty"`
 
 	// Seed seeds the generator behind Percent draws and jitter, so that a
 	// run can be replayed: the same seed and the same sequence of requests
 	// give the same faults. Zero picks a random seed. The seed in use is
 	// logged when the Injector is created and returned by Injector.Seed.
-	Seed uint64
+	Seed uint64 `json:"seed,omitempty" yaml:"seed,omitempty"`
 
 	// MaxActive caps the number of requests with an injected fault at once
 	// (Envoy's max_active_faults): a request that would get a fault while
 	// MaxActive others have one goes through untouched and is counted in
 	// Stats.Overflow. Zero means no cap.
-	MaxActive int
+	MaxActive int `json:"max_active,omitempty" yaml:"max_active,omitempty"`
 
 	// Headers lets each request ask for faults with X-Keel-Fault-* headers.
 	// Off unless Headers.Enabled is set.
-	Headers HeaderConfig
+	Headers HeaderConfig `json:"headers,omitzero" yaml:"headers,omitempty"`
 
 	// OnInject, if set, is called for every fault injected, on the
 	// request's goroutine, before the fault takes effect. It must be safe for
 	// concurrent use and must not block.
-	OnInject func(ctx context.Context, inj Injection)
+	OnInject func(ctx context.Context, inj Injection) `json:"-" yaml:"-"`
 
 	// Logger receives the seed at creation. Nil means slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-" yaml:"-"`
 }
 
 // HeaderConfig configures header-driven faults, modeled on Envoy's
