@@ -44,7 +44,69 @@ func (g *Gateway) adminHandler(a config.Admin) http.Handler {
 	mux.Handle("POST /upstreams/{upstream}/hosts/{host}/drain", auth(http.HandlerFunc(g.postDrain)))
 	mux.Handle("POST /upstreams/{upstream}/hosts/{host}/breaker", auth(http.HandlerFunc(g.postBreaker)))
 	mux.Handle("POST /reload", auth(http.HandlerFunc(g.postReload)))
+	mux.Handle("POST /events", auth(http.HandlerFunc(g.postEvent)))
+	mux.HandleFunc("GET /series", g.getSeries)
+	for _, x := range g.extra {
+		mux.Handle(x.pattern, x.handler)
+	}
 	return mux
+}
+
+// adminRoute is a handler added to the admin API.
+type adminRoute struct {
+	pattern string
+	handler http.Handler
+}
+
+// HandleAdmin adds a handler to the admin API (a dashboard, say), with the
+// patterns of http.ServeMux. It must be called before Start; the gateway's
+// own routes take precedence where patterns overlap equally.
+func (g *Gateway) HandleAdmin(pattern string, h http.Handler) {
+	g.extra = append(g.extra, adminRoute{pattern: pattern, handler: h})
+}
+
+// Series returns the gateway's per-second request statistics from since to
+// the last complete second, oldest first, for at most the last 15 minutes.
+func (g *Gateway) Series(since time.Time) []Point { return g.series.points(since, time.Now()) }
+
+// AddEvent records an event that happened outside the gateway — a replica
+// killed, a fault window opened — so that it shows in /events and on the
+// dashboard's timeline next to the gateway's own.
+func (g *Gateway) AddEvent(e Event) { g.events.add(e) }
+
+func (g *Gateway) getSeries(w http.ResponseWriter, r *http.Request) {
+	since := time.Now().Add(-5 * time.Minute)
+	if s := r.URL.Query().Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeAdminError(w, http.StatusBadRequest, "since: want an RFC 3339 time")
+			return
+		}
+		since = t
+	}
+	pts := g.Series(since)
+	if pts == nil {
+		pts = []Point{}
+	}
+	writeJSON(w, http.StatusOK, pts)
+}
+
+// postEvent records an external event: {"kind": "replica_killed", "detail": "payments-2 (SIGKILL)"}.
+func (g *Gateway) postEvent(w http.ResponseWriter, r *http.Request) {
+	var e Event
+	if !decodeJSON(w, r, &e) {
+		return
+	}
+	if e.Kind == "" || len(e.Kind) > 64 || len(e.Detail) > 1024 {
+		writeAdminError(w, http.StatusBadRequest, "kind is required (at most 64 bytes), detail at most 1024 bytes")
+		return
+	}
+	e.Seq = 0
+	if e.Time.IsZero() || e.Time.After(time.Now().Add(time.Minute)) {
+		e.Time = time.Now()
+	}
+	g.events.add(e)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // bearer guards mutations with the admin token.

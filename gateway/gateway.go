@@ -61,6 +61,8 @@ type Gateway struct {
 	flags  *flags.Set
 	res    resources
 	events *eventLog
+	series *series
+	extra  []adminRoute // handlers added to the admin API with HandleAdmin
 
 	current atomic.Pointer[runtime]
 	started time.Time
@@ -90,6 +92,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		logger:    opts.Logger,
 		overrides: make(map[string]flags.Flag),
 		events:    newEventLog(512),
+		series:    newSeries(900),
 		closing:   make(chan struct{}),
 		serveErr:  make(chan error, 2),
 		started:   time.Now(),
@@ -151,7 +154,13 @@ func (g *Gateway) setupTelemetry(cfg *config.Config) error {
 	}
 	// The logger adds trace_id and span_id from the request's context
 	// (NewLogger wraps its handler in telemetry.NewLogHandler).
-	mc := keelhttp.MiddlewareConfig{Name: "gateway", Start: hs.Start}
+	mc := keelhttp.MiddlewareConfig{Name: "gateway", Start: func(r *http.Request) (context.Context, func(keelhttp.RequestInfo)) {
+		ctx, end := hs.Start(r)
+		return ctx, func(info keelhttp.RequestInfo) {
+			end(info)
+			g.series.record(time.Now(), info)
+		}
+	}}
 	if g.accessLog {
 		mc.Logger = g.logger
 	}

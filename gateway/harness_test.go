@@ -163,3 +163,5 @@ func upstreamYAML(name string, extra string, targets ...string) string {
 	}
 	return fmt.Sprintf("  %s:\n    targets: [%s]\n%s", name, strings.Join(q, ", "), extra)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
