@@ -1,0 +1,33 @@
+// Command payments is a small payments API built with Keel, one of the two
+// services that `keel demo` runs as real processes behind the gateway.
+//
+// Each charge is protected by the idempotency middleware (package
+// idempotency, with a boltstore file in the data directory) and recorded in a
+// durable ledger (package ledger, another bbolt file in the same directory)
+// before the client gets its answer, so that the demo can check, after killing
+// replicas, that no acknowledged charge was lost and none was applied twice.
+//
+// Usage:
+//
+//	payments -addr 127.0.0.1:0 -name payments-1 -data /var/lib/payments-1 -work 10ms
+//
+// The first line on standard output is "listening <host:port>"; logs go to
+// standard error. SIGTERM or SIGINT drains: /healthz answers 503, the
+// listener closes after -drain-delay, requests in flight finish (for up to
+// -drain-timeout), the files are closed and the process exits 0.
+//
+// Endpoints:
+//
+//	POST /charges       body {"amount":1234,"currency":"EUR","customer":"c1"}, header Idempotency-Key required;
+//	                    201 {"id","status":"succeeded","replica","amount","currency","customer","created"}
+//	GET  /charges/{id}  200 with the same body, or 404, for a charge this replica applied
+//	GET  /ledger        every ledger entry of this replica, one JSON object a line (application/x-ndjson)
+//	GET  /healthz       200 "ok", or 503 "draining" once shutdown has begun
+//
+// A charge waits a simulated processing time drawn uniformly from
+// [work/2, 2·work] before it is applied, so a replica killed under load dies
+// with charges in flight. A charge whose request context ends during that
+// wait (the client left, or its Keel-Deadline-Ms ran out) is not applied and
+// is answered 503 or 504, which the idempotency middleware does not store, so
+// a retry runs again.
+package main

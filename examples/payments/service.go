@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keelhq/keel/examples/payments/ledger"
+	"github.com/keelhq/keel/idempotency"
+	"github.com/keelhq/keel/idempotency/boltstore"
+	"github.com/keelhq/keel/keelhttp"
+)
+
+// idempotencyFile is the boltstore file in the data directory.
+const idempotencyFile = "idempotency.db"
+
+// maxBody caps the body of POST /charges.
+const maxBody = 64 << 10
+
+// service is one payments replica. It is safe for concurrent use.
+type service struct {
+	name     string
+	work     time.Duration
+	logger   *slog.Logger
+	ledger   *ledger.Ledger
+	store    *boltstore.Store
+	handler  http.Handler
+	draining atomic.Bool
+
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+// newService opens the files in cfg.data (creating the directory) and builds
+// the handler.
+func newService(cfg config, logger *slog.Logger) (*service, error) {
+	if err := os.MkdirAll(cfg.data, 0o750); err != nil {
+		return nil, err
+	}
+	l, err := ledger.Open(filepath.Join(cfg.data, ledger.FileName))
+	if err != nil {
+		return nil, err
+	}
+	store, err := boltstore.Open(filepath.Join(cfg.data, idempotencyFile), boltstore.WithReaper(time.Minute, 0))
+	if err != nil {
+		return nil, errors.Join(err, l.Close())
+	}
+	s := &service{
+		name: cfg.name, work: cfg.work, logger: logger, ledger: l, store: store,
+		rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed)),
+	}
+	idem, err := idempotency.New(idempotency.Config{
+		Name:       cfg.name,
+		Store:      store,
+		RequireKey: true,
+		Lease:      cfg.lease,
+		MaxWait:    cfg.maxWait,
+		Route:      func(r *http.Request) string { return r.Pattern },
+	})
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	var accessLog *slog.Logger
+	if cfg.accessLog {
+		accessLog = logger
+	}
+	mw, err := keelhttp.NewMiddleware(keelhttp.MiddlewareConfig{Logger: accessLog})
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /charges", idem.Wrap(http.HandlerFunc(s.postCharge)))
+	mux.HandleFunc("GET /charges/{id}", s.getCharge)
+	mux.HandleFunc("GET /ledger", s.getLedger)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	s.handler = mw.Wrap(mux)
+	return s, nil
+}
+
+// Handler returns the service's HTTP handler.
+func (s *service) Handler() http.Handler { return s.handler }
+
+// Close closes the idempotency store and the ledger.
+func (s *service) Close() error {
+	return errors.Join(s.store.Close(), s.ledger.Close())
+}
+
+func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
+	claim, ok := idempotency.ClaimFromContext(r.Context())
+	if !ok { // cannot happen: the middleware requires a key and fails closed
+		problem(w, r, http.StatusInternalServerError, "the request holds no idempotency claim")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		problem(w, r, http.StatusRequestEntityTooLarge, "the body is over 64 KiB")
+		return
+	}
+	req, err := parseCharge(body)
+	if err != nil {
+		status := http.StatusUnprocessableEntity
+		if errors.Is(err, errMalformed) {
+			status = http.StatusBadRequest
+		}
+		problem(w, r, status, err.Error())
+		return
+	}
+	if err := s.process(r.Context()); err != nil {
+		// Not applied. 503 and 504 are not stored: a retry runs again.
+		if errors.Is(err, context.DeadlineExceeded) {
+			problem(w, r, http.StatusGatewayTimeout, "the request's deadline passed before the charge was applied")
+			return
+		}
+		problem(w, r, http.StatusServiceUnavailable, "the request was canceled before the charge was applied")
+		return
+	}
+	e, err := s.ledger.Append(ledger.Entry{
+		Key: claim.Key(), Amount: req.Amount, Currency: req.Currency, Customer: req.Customer, Replica: s.name,
+	})
+	if err != nil {
+		s.logger.Error("ledger append failed", "err", err)
+		problem(w, r, http.StatusInternalServerError, "the charge could not be recorded")
+		return
+	}
+	if e.Repeat {
+		s.logger.Warn("charge applied again", "id", e.ID, "seq", e.Seq)
+	}
+	w.Header().Set("Location", "/charges/"+e.ID)
+	writeJSON(w, http.StatusCreated, chargeOf(e))
+}
+
+// process waits the simulated processing time, or until ctx ends.
+func (s *service) process(ctx context.Context) error {
+	if s.work <= 0 {
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	d := s.work/2 + time.Duration(s.rng.Int64N(int64(s.work*3/2)+1))
+	s.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *service) getCharge(w http.ResponseWriter, r *http.Request) {
+	e, ok, err := s.ledger.ByID(r.PathValue("id"))
+	switch {
+	case err != nil:
+		s.logger.Error("ledger read failed", "err", err)
+		problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
+	case !ok:
+		problem(w, r, http.StatusNotFound, "no charge with this id on this replica")
+	default:
+		writeJSON(w, http.StatusOK, chargeOf(e))
+	}
+}
+
+func (s *service) getLedger(w http.ResponseWriter, r *http.Request) {
+	all, err := s.ledger.All()
+	if err != nil {
+		s.logger.Error("ledger read failed", "err", err)
+		problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for _, e := range all {
+		if err := enc.Encode(e); err != nil {
+			return // the client went away
+		}
+	}
+}
+
+func (s *service) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "draining\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// problem writes a problem+json response; a 503 says to retry after a
+// second.
+func problem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	var retryAfter time.Duration
+	if status == http.StatusServiceUnavailable {
+		retryAfter = time.Second
+	}
+	keelhttp.WriteProblem(w, keelhttp.Problem{Status: status, Detail: detail, Instance: r.URL.Path}, retryAfter)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
