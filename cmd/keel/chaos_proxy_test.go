@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+	"go.uber.org/goleak"
 )
 
 // lockedBuffer is a strings.Builder safe for a command writing while the
@@ -62,6 +64,8 @@ func TestChaosProxyUsageErrors(t *testing.T) {
 // TestChaosProxyRun starts the command with a config file, drives it with
 // the Toxiproxy client, and stops it by canceling its context.
 func TestChaosProxyRun(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer http.DefaultClient.CloseIdleConnections() // the Toxiproxy client's
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
