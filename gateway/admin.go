@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,13 @@ func (g *Gateway) adminHandler(a config.Admin) http.Handler {
 	mux.Handle("POST /reload", auth(http.HandlerFunc(g.postReload)))
 	mux.Handle("POST /events", auth(http.HandlerFunc(g.postEvent)))
 	mux.HandleFunc("GET /series", g.getSeries)
+	if a.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	for _, x := range g.extra {
 		mux.Handle(x.pattern, x.handler)
 	}
