@@ -637,3 +637,37 @@ func FuzzHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestRouteTargeting: a fault with a Route fires only for requests whose
+// context names that route, in the policy and in the transport.
+func TestRouteTargeting(t *testing.T) {
+	in := MustNew(Config{Seed: 1, Faults: []Fault{{ID: "r", Kind: KindError, Status: 503, Route: "recs"}}})
+	op := func(context.Context) error { return nil }
+	if err := in.Do(WithRoute(context.Background(), "recs"), op); !errors.Is(err, ErrInjected) {
+		t.Errorf("policy on the route: %v, want an injected error", err)
+	}
+	for _, ctx := range []context.Context{context.Background(), WithRoute(context.Background(), "charges")} {
+		if err := in.Do(ctx, op); err != nil {
+			t.Errorf("policy off the route (%q): %v", RouteFrom(ctx), err)
+		}
+	}
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
+	})
+	tr := in.Transport(base)
+	for route, want := range map[string]int{"recs": 503, "charges": 200, "": 200} {
+		req := httptest.NewRequest(http.MethodGet, "http://x/", nil).WithContext(WithRoute(context.Background(), route))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("transport, route %q: %d, want %d", route, resp.StatusCode, want)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -72,6 +72,11 @@ type Fault struct {
 	// with it. Faults with a PathPrefix or Headers never match in the policy,
 	// which sees no request.
 	PathPrefix string `json:"path_prefix,omitempty" yaml:"path_prefix,omitempty"`
+	// Route restricts the fault to requests whose context names this route
+	// (WithRoute): a gateway marks each request with the name of the route
+	// it matched, so a fault can target one route. Unlike PathPrefix it also
+	// applies in the policy, which sees the context.
+	Route string `json:"route,omitempty" yaml:"route,omitempty"`
 	// Headers restricts the fault to HTTP requests carrying every listed
 	// header with exactly the listed value.
 	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`

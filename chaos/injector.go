@@ -418,15 +418,25 @@ const (
 )
 
 // decide draws the faults for one request. path and h are "" and nil for
-// the policy. It reports false, having drawn nothing, when no fault applies.
-func (in *Injector) decide(path string, h map[string][]string, sc scope, p *plan) bool {
+// the policy; route is the request's route (WithRoute), or "". It reports
+// false, having drawn nothing, when no fault applies.
+func (in *Injector) decide(ctx context.Context, path string, h map[string][]string, sc scope, p *plan) bool {
 	snap := *in.faults.Load()
 	if len(snap) == 0 && (!in.headers || h == nil) {
 		return false
 	}
 	var now time.Time
+	route, routeRead := "", false
 	for _, e := range snap {
 		f := &e.f
+		if f.Route != "" {
+			if !routeRead {
+				route, routeRead = RouteFrom(ctx), true
+			}
+			if f.Route != route {
+				continue
+			}
+		}
 		if sc == scopeOp && (f.PathPrefix != "" || len(f.Headers) > 0 || f.Kind == KindBandwidth) {
 			continue
 		}
@@ -602,4 +612,18 @@ func hang(ctx context.Context, max time.Duration) error {
 		return ctx.Err()
 	}
 	return sleep(ctx, max)
+}
+
+type routeKey struct{}
+
+// WithRoute returns a context that names the route a request belongs to,
+// for faults with a Route.
+func WithRoute(ctx context.Context, route string) context.Context {
+	return context.WithValue(ctx, routeKey{}, route)
+}
+
+// RouteFrom returns the route WithRoute put in ctx, or "".
+func RouteFrom(ctx context.Context) string {
+	s, _ := ctx.Value(routeKey{}).(string)
+	return s
 }
