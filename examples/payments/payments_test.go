@@ -1,0 +1,359 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel/examples/payments/ledger"
+)
+
+const body1234 = `{"amount":1234,"currency":"EUR","customer":"c1"}`
+
+func decodeCharge(t *testing.T, r response) charge {
+	t.Helper()
+	var c charge
+	if err := json.Unmarshal([]byte(r.body), &c); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	return c
+}
+
+// ledgerOf reads GET /ledger.
+func ledgerOf(t *testing.T, p *proc) []ledger.Entry {
+	t.Helper()
+	r := p.must(http.MethodGet, "/ledger", nil, "")
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("GET /ledger: %d %q, want 200 application/x-ndjson", r.status, r.header.Get("Content-Type"))
+	}
+	var out []ledger.Entry
+	dec := json.NewDecoder(strings.NewReader(r.body))
+	for dec.More() {
+		var e ledger.Entry
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("GET /ledger line: %v", err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestChargeAppliedOnceAndReplayed(t *testing.T) {
+	p := start(t, t.TempDir(), "-work", "5ms")
+
+	first, err := p.charge("key-1", body1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.status != http.StatusCreated {
+		t.Fatalf("first POST: got %d %s, want 201", first.status, first.body)
+	}
+	c := decodeCharge(t, first)
+	want := charge{ID: c.ID, Status: "succeeded", Replica: "payments-test", Amount: 1234, Currency: "EUR", Customer: "c1", Created: c.Created}
+	if diff := cmp.Diff(want, c); diff != "" || !strings.HasPrefix(c.ID, "ch_") {
+		t.Errorf("first POST body (-want +got):\n%s\nid %q", diff, c.ID)
+	}
+	if got := first.header.Get("Location"); got != "/charges/"+c.ID {
+		t.Errorf("Location = %q, want /charges/%s", got, c.ID)
+	}
+
+	again, err := p.charge(`"key-1"`, body1234) // the quoted form is the same key
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.status != http.StatusCreated || again.body != first.body || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry: got %d replayed=%q %s; want 201 replayed=true and the first body %s",
+			again.status, again.header.Get("Idempotent-Replayed"), again.body, first.body)
+	}
+
+	reused, err := p.charge("key-1", `{"amount":9999,"currency":"EUR","customer":"c1"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reused.status != http.StatusUnprocessableEntity {
+		t.Errorf("same key, other body: got %d, want 422", reused.status)
+	}
+
+	got := p.must(http.MethodGet, "/charges/"+c.ID, nil, "")
+	if got.status != http.StatusOK || got.body != first.body {
+		t.Errorf("GET /charges/%s: got %d %s, want 200 %s", c.ID, got.status, got.body, first.body)
+	}
+	if r := p.must(http.MethodGet, "/charges/ch_0000000000000000", nil, ""); r.status != http.StatusNotFound {
+		t.Errorf("GET of an unknown charge: got %d, want 404", r.status)
+	}
+
+	entries := ledgerOf(t, p)
+	if len(entries) != 1 {
+		t.Fatalf("ledger has %d entries, want 1: %+v", len(entries), entries)
+	}
+	e := entries[0]
+	wantEntry := ledger.Entry{Key: "key-1", ID: c.ID, Amount: 1234, Currency: "EUR", Customer: "c1", Replica: "payments-test", Time: c.Created, Seq: 1}
+	if diff := cmp.Diff(wantEntry, e); diff != "" {
+		t.Errorf("ledger entry (-want +got):\n%s", diff)
+	}
+	if r := p.must(http.MethodGet, "/healthz", nil, ""); r.status != http.StatusOK || r.body != "ok\n" {
+		t.Errorf("GET /healthz: got %d %q, want 200 \"ok\\n\"", r.status, r.body)
+	}
+}
+
+func TestChargeRejected(t *testing.T) {
+	p := start(t, t.TempDir(), "-work", "0")
+	for _, tc := range []struct {
+		name string
+		key  string
+		body string
+		want int
+	}{
+		{"no key", "", body1234, http.StatusBadRequest},
+		{"malformed key", "a b", body1234, http.StatusBadRequest},
+		{"not JSON", "k-json", `amount=1`, http.StatusBadRequest},
+		{"unknown field", "k-field", `{"amount":1,"currency":"EUR","customer":"c","tip":2}`, http.StatusBadRequest},
+		{"trailing data", "k-trail", body1234 + `{}`, http.StatusBadRequest},
+		{"zero amount", "k-zero", `{"amount":0,"currency":"EUR","customer":"c1"}`, http.StatusUnprocessableEntity},
+		{"huge amount", "k-huge", `{"amount":100000000001,"currency":"EUR","customer":"c1"}`, http.StatusUnprocessableEntity},
+		{"lower-case currency", "k-cur", `{"amount":1,"currency":"eur","customer":"c1"}`, http.StatusUnprocessableEntity},
+		{"no customer", "k-cust", `{"amount":1,"currency":"EUR"}`, http.StatusUnprocessableEntity},
+	} {
+		h := map[string]string{}
+		if tc.key != "" {
+			h["Idempotency-Key"] = tc.key
+		}
+		r := p.must(http.MethodPost, "/charges", h, tc.body)
+		if r.status != tc.want || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s: got %d %q %s, want %d problem+json", tc.name, r.status, r.header.Get("Content-Type"), r.body, tc.want)
+		}
+	}
+	if entries := ledgerOf(t, p); len(entries) != 0 {
+		t.Errorf("rejected requests left %d ledger entries: %+v", len(entries), entries)
+	}
+}
+
+// TestConcurrentSameKey sends one key from many clients at once while other
+// keys are charged too: the key is applied once and every client gets the
+// same charge.
+func TestConcurrentSameKey(t *testing.T) {
+	p := start(t, t.TempDir(), "-work", "50ms")
+	const clients, others = 16, 8
+	var wg sync.WaitGroup
+	same := make([]response, clients)
+	errs := make([]error, clients+others)
+	for i := range clients {
+		wg.Go(func() { same[i], errs[i] = p.charge("shared-key", body1234) })
+	}
+	for i := range others {
+		wg.Go(func() {
+			var r response
+			r, errs[clients+i] = p.charge(fmt.Sprintf("other-%d", i), body1234)
+			if errs[clients+i] == nil && r.status != http.StatusCreated {
+				errs[clients+i] = fmt.Errorf("other-%d: status %d %s", i, r.status, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	replayed := 0
+	for i, r := range same {
+		if r.status != http.StatusCreated || r.body != same[0].body {
+			t.Errorf("client %d: got %d %s, want 201 with the body of client 0 %s", i, r.status, r.body, same[0].body)
+		}
+		if r.header.Get("Idempotent-Replayed") == "true" {
+			replayed++
+		}
+	}
+	if replayed != clients-1 {
+		t.Errorf("%d of %d responses were replays, want %d", replayed, clients, clients-1)
+	}
+	r := ledger.Audit(ledgerOf(t, p), nil)
+	if !r.OK() || r.Keys != 1+others || r.Entries != 1+others {
+		t.Errorf("ledger: %d entries, %d keys, duplicates %+v; want %d entries, one per key", r.Entries, r.Keys, r.Duplicates, 1+others)
+	}
+}
+
+// TestKillAfterAck kills the process with SIGKILL right after it answered
+// 201: the charge is in the ledger file, and after a restart on the same
+// directory the key replays the same response and is not applied again.
+func TestKillAfterAck(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, "-work", "1ms")
+	var bodies []string
+	for i := range 5 {
+		r, err := p.charge(fmt.Sprintf("kill-%d", i), body1234)
+		if err != nil || r.status != http.StatusCreated {
+			t.Fatalf("charge %d: %v %d %s", i, err, r.status, r.body)
+		}
+		bodies = append(bodies, r.body)
+	}
+	p.kill()
+
+	entries, err := ledger.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range entries {
+		keys = append(keys, e.Key)
+	}
+	if diff := cmp.Diff([]string{"kill-0", "kill-1", "kill-2", "kill-3", "kill-4"}, keys); diff != "" {
+		t.Errorf("ledger keys after SIGKILL (-want +got):\n%s", diff)
+	}
+
+	p2 := start(t, dir, "-work", "1ms")
+	for i, want := range bodies {
+		r, err := p2.charge(fmt.Sprintf("kill-%d", i), body1234)
+		if err != nil || r.status != http.StatusCreated || r.body != want || r.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry of kill-%d after restart: %v %d replayed=%q %s; want the replay of %s",
+				i, err, r.status, r.header.Get("Idempotent-Replayed"), r.body, want)
+		}
+	}
+	if n := len(ledgerOf(t, p2)); n != 5 {
+		t.Errorf("after restart and retries the ledger has %d entries, want 5", n)
+	}
+}
+
+// TestKillUnderLoad kills the process with SIGKILL while clients charge
+// concurrently: every acknowledged key is in the ledger, none twice, and
+// after a restart every acknowledged key replays its response.
+func TestKillUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, "-work", "10ms")
+	const workers = 6
+	var (
+		mu     sync.Mutex
+		acked  = map[string]string{}
+		failed int
+		wg     sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; i < 500; i++ { // bounded; SIGKILL ends it far sooner
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("load-%d-%d", w, i)
+				r, err := p.charge(key, body1234)
+				mu.Lock()
+				switch {
+				case err != nil:
+					failed++
+				case r.status == http.StatusCreated:
+					acked[key] = r.body
+				default:
+					t.Errorf("%s: status %d %s", key, r.status, r.body)
+				}
+				mu.Unlock()
+				if err != nil {
+					return // the process is gone
+				}
+			}
+		})
+	}
+	// Kill once some charges were acknowledged (bounded: 5s at most).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 30 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.kill()
+	close(stop)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no charge was acknowledged before the kill")
+	}
+
+	entries, err := ledger.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, len(acked))
+	for k := range acked {
+		keys = append(keys, k)
+	}
+	r := ledger.Audit(entries, keys)
+	if !r.OK() {
+		t.Errorf("after SIGKILL: lost %v, duplicates %+v", r.Lost, r.Duplicates)
+	}
+	t.Logf("acknowledged %d, applied %d (%d never acknowledged), %d requests cut off", len(acked), r.Keys, r.Unacknowledged, failed)
+
+	p2 := start(t, dir, "-work", "1ms")
+	for k, want := range acked {
+		got, err := p2.charge(k, body1234)
+		if err != nil || got.body != want || got.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry of acknowledged %s after restart: %v %d %s; want the replay of %s", k, err, got.status, got.body, want)
+		}
+	}
+}
+
+// TestDrain sends SIGTERM while a charge is in flight: /healthz turns 503
+// during the drain delay, the charge completes, and the process exits 0.
+func TestDrain(t *testing.T) {
+	p := start(t, t.TempDir(), "-work", "400ms", "-drain-delay", "1s")
+	type result struct {
+		r   response
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := p.charge("drain-1", body1234)
+		done <- result{r, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // let the charge start; the drain delay covers a late one
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(900 * time.Millisecond)
+	health := 0
+	for time.Now().Before(deadline) {
+		r, err := p.do(http.MethodGet, "/healthz", nil, "")
+		if err != nil {
+			t.Fatalf("GET /healthz during the drain delay: %v", err)
+		}
+		if health = r.status; health == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if health != http.StatusServiceUnavailable {
+		t.Errorf("GET /healthz after SIGTERM: got %d, want 503", health)
+	}
+	res := <-done
+	if res.err != nil || res.r.status != http.StatusCreated {
+		t.Errorf("charge in flight at SIGTERM: %v %d %s, want 201", res.err, res.r.status, res.r.body)
+	}
+	if err := p.wait(10 * time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+	entries, err := ledger.ReadDir(p.dir)
+	if err != nil || len(entries) != 1 {
+		t.Errorf("ledger after drain: %+v, %v; want one entry", entries, err)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{}, // no -data
+		{"-data", t.TempDir(), "-work", "-1s"},
+	} {
+		out, err := execOutput(t, args...)
+		if err == nil || !strings.Contains(out, "payments:") {
+			t.Errorf("payments %v: %v, output %q; want exit status 1 and a message", args, err, out)
+		}
+	}
+}
