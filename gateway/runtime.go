@@ -323,7 +323,10 @@ func (g *Gateway) newRoute(rt *runtime, rc *config.Route) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc.Base = g.httpClient.RoundTripper(p.Pool) // http.client.request.duration per attempt
+	// Per attempt: the client histogram, then injected faults (which the
+	// retries, breakers and outlier detection see as the upstream's), then
+	// the pool.
+	tc.Base = g.httpClient.RoundTripper(g.chaos.Transport(p.Pool))
 	t, err := keelhttp.NewTransport(tc)
 	if err != nil {
 		return nil, err
@@ -495,9 +498,16 @@ func (on retryOn) classify(ctx context.Context, err error) keel.Outcome {
 		return keel.OutcomeFailure
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return keel.DefaultClassifier(ctx, err) // the caller gave up
+	case errors.Is(err, breaker.ErrOpen):
+		// The pool returns an open breaker only when every host it could
+		// pick refused. Retrying would wait for the breaker's Retry-After
+		// (the retry policy honors hints up to retry_after_max), holding
+		// the request, its stale copy or its fallback for seconds; answer
+		// now and let the client see the Retry-After instead.
+		return keel.OutcomePermanent
 	case errors.Is(err, upstream.ErrNoHost), errors.Is(err, keel.ErrRejected):
-		// No host now, or the host's breaker or the upstream's bulkhead
-		// refused: another try, after backoff, may find one.
+		// No host now, or the upstream's bulkhead refused: another try,
+		// after backoff, may find one.
 		return keel.OutcomeFailure
 	case isDialError(err):
 		if on.connect {
