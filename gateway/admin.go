@@ -47,6 +47,10 @@ func (g *Gateway) adminHandler(a config.Admin) http.Handler {
 	mux.Handle("POST /reload", auth(http.HandlerFunc(g.postReload)))
 	mux.Handle("POST /events", auth(http.HandlerFunc(g.postEvent)))
 	mux.HandleFunc("GET /series", g.getSeries)
+	mux.HandleFunc("GET /faults", g.getFaults)
+	mux.Handle("POST /faults", auth(http.HandlerFunc(g.postFault)))
+	mux.Handle("DELETE /faults/{id}", auth(http.HandlerFunc(g.deleteFault)))
+	mux.Handle("DELETE /faults", auth(http.HandlerFunc(g.deleteFaults)))
 	if a.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/chaos"
 	"github.com/keelhq/keel/flags"
 	"github.com/keelhq/keel/gateway/config"
 	"github.com/keelhq/keel/gateway/upstream"
@@ -59,6 +60,7 @@ type Gateway struct {
 	critHeader string
 
 	flags  *flags.Set
+	chaos  *chaos.Injector
 	res    resources
 	events *eventLog
 	series *series
@@ -67,10 +69,11 @@ type Gateway struct {
 	current atomic.Pointer[runtime]
 	started time.Time
 
-	mu        sync.Mutex // serializes reloads and flag changes
-	overrides map[string]flags.Flag
-	reloads   int64
-	lastErr   string
+	mu          sync.Mutex // serializes reloads, flag and fault changes
+	overrides   map[string]flags.Flag
+	adminFaults map[string]chaos.Fault // faults added through the admin API, kept across reloads
+	reloads     int64
+	lastErr     string
 
 	draining  atomic.Bool
 	srv       *http.Server
@@ -107,6 +110,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	g.res = resources{logger: g.logger}
 	if err := g.setupTelemetry(cfg); err != nil {
+		return nil, err
+	}
+	if err := g.setupChaos(cfg); err != nil {
 		return nil, err
 	}
 	fs, err := flags.NewSet(flagList(cfg.Flags)...)

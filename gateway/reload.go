@@ -46,6 +46,11 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		g.reloadFailed(err)
 		return err
 	}
+	if err := g.reloadFaults(cfg); err != nil {
+		g.discard(rt, old)
+		g.reloadFailed(err)
+		return err
+	}
 	g.current.Store(rt)
 	g.reloads++
 	g.lastErr = ""
@@ -56,6 +61,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		{"listen", old.cfg.Listen, cfg.Listen},
 		{"admin", old.cfg.Admin, cfg.Admin},
 		{"telemetry", old.cfg.Telemetry, cfg.Telemetry},
+		{"chaos (seed, max_active, headers)", chaosSettings(old.cfg.Chaos), chaosSettings(cfg.Chaos)},
 	} {
 		if !reflect.DeepEqual(section.old, section.new) {
 			g.logger.Warn("configuration section changed; it takes effect on restart", slog.String("section", section.name))
@@ -226,4 +232,16 @@ func (g *Gateway) ResetFlag(name string) error {
 	}
 	g.events.add(Event{Kind: "flag", Detail: name + " reset to its configured value"})
 	return nil
+}
+
+// chaosSettings are the parts of the chaos section a reload cannot change.
+func chaosSettings(c *config.Chaos) [3]int {
+	if c == nil {
+		return [3]int{}
+	}
+	h := 0
+	if c.Headers {
+		h = 1
+	}
+	return [3]int{c.Seed, c.MaxActive, h}
 }

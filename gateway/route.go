@@ -11,6 +11,7 @@ import (
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/bulkhead"
 	"github.com/keelhq/keel/cache"
+	"github.com/keelhq/keel/chaos"
 	"github.com/keelhq/keel/gateway/upstream"
 	"github.com/keelhq/keel/keelhttp"
 	"github.com/keelhq/keel/shed"
@@ -104,7 +105,7 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request, adm *admission) {
 // proxy sends r upstream and writes the answer: the upstream's response, a
 // stale copy, the fallback, or the error's status.
 func (rt *route) proxy(w http.ResponseWriter, r *http.Request) {
-	ctx := upstream.WithAttemptTracker(r.Context())
+	ctx := chaos.WithRoute(upstream.WithAttemptTracker(r.Context()), rt.name)
 	path := ""
 	if rt.strip != "" {
 		path = stripPrefix(r.URL.Path, rt.strip)

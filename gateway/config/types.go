@@ -22,6 +22,7 @@ type Config struct {
 	Stores    Stores              `yaml:"stores" desc:"Where state that outlives a request is kept."`
 	Upstreams map[string]Upstream `yaml:"upstreams" keys:"^[a-z0-9_-]+$" desc:"Upstream services by name ([a-z0-9_-]+); a route's upstream key refers to one."`
 	Routes    []Route             `yaml:"routes" required:"true" desc:"Routes, tried in order; the first that matches a request serves it. At least one is required."`
+	Chaos     *Chaos              `yaml:"chaos" desc:"Fault injection for experiments: faults applied to each upstream attempt, so retries, breakers, caches and fallbacks react to them. Absent: none; the admin API can still add faults."`
 
 	file string
 	pos  map[string]position
@@ -288,4 +289,29 @@ type Fallback struct {
 	ContentType string            `yaml:"content_type" default:"application/json if the body starts with { or [, else text/plain; charset=utf-8" desc:"Content-Type of the response."`
 	Headers     map[string]string `yaml:"headers" desc:"Further response headers."`
 	On          []string          `yaml:"on" default:"error, 5xx" desc:"When it serves: error (no response: connect failure, timeout, open breaker, no host, bulkhead or rate rejection), 5xx, 4xx, or a status code (400-599). A flag that is off always serves it."`
+}
+
+// Chaos configures the gateway's fault injector (package chaos).
+type Chaos struct {
+	Seed      int     `yaml:"seed" default:"0 (random, logged at start)" desc:"Seed of the random draws (percentages, jitter), so that a run can be replayed."`
+	MaxActive int     `yaml:"max_active" default:"0 (no cap)" desc:"Most requests with an injected fault at once; others pass untouched."`
+	Headers   bool    `yaml:"headers" default:"false" desc:"Honor X-Keel-Fault-Delay-Ms, -Abort-Status, -Throughput and -Percent request headers (Envoy-style). Anyone who can send a request can then slow or fail it: only for trusted clients."`
+	Faults    []Fault `yaml:"faults" desc:"Faults active from the start."`
+}
+
+// Fault is one injected fault (chaos.Fault).
+type Fault struct {
+	ID             string            `yaml:"id" default:"<kind>-<n>" desc:"Name of the fault, to remove it through the admin API."`
+	Kind           string            `yaml:"kind" required:"true" enum:"latency,error,abort,timeout,bandwidth" desc:"latency adds delay; error answers a status; abort resets the connection; timeout hangs; bandwidth throttles the response body."`
+	Latency        Duration          `yaml:"latency" desc:"Delay of a latency fault."`
+	Jitter         Duration          `yaml:"jitter" desc:"Spread of the delay: uniform over latency ± jitter."`
+	Status         int               `yaml:"status" default:"500" desc:"Status of an error fault."`
+	Body           string            `yaml:"body" default:"the status text" desc:"Body of an error fault."`
+	MaxHang        Duration          `yaml:"max_hang" default:"0s (until the request's deadline)" desc:"Bound of a timeout fault."`
+	BytesPerSecond ByteSize          `yaml:"bytes_per_second" desc:"Rate of a bandwidth fault, such as 64KiB."`
+	Percent        *Percent          `yaml:"percent" default:"100%" desc:"Share of matching requests the fault hits, drawn from the seeded generator."`
+	Route          string            `yaml:"route" desc:"Only requests of this route."`
+	PathPrefix     string            `yaml:"path_prefix" desc:"Only requests whose upstream path starts with this."`
+	Headers        map[string]string `yaml:"headers" desc:"Only requests carrying these header values."`
+	Duration       Duration          `yaml:"duration" default:"0s (until removed)" desc:"The fault expires this long after the gateway starts (or after it is added)."`
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keelhq/keel/chaos"
 )
 
 // Validate checks c as Parse would after decoding: names, references
@@ -47,7 +49,67 @@ func (c *Config) Validate() error {
 		}
 		r.validate(&errs, p, c)
 	}
+	if ch := c.Chaos; ch != nil {
+		ch.validate(&errs, c)
+	}
 	return c.locate(errs)
+}
+
+func (ch *Chaos) validate(errs *errList, c *Config) {
+	if ch.Seed < 0 {
+		errs.add("chaos.seed", "must not be negative")
+	}
+	if ch.MaxActive < 0 {
+		errs.add("chaos.max_active", "must not be negative")
+	}
+	ids := map[string]int{}
+	for i := range ch.Faults {
+		f := &ch.Faults[i]
+		p := "chaos.faults[" + strconv.Itoa(i) + "]"
+		if j, dup := ids[f.ID]; dup && f.ID != "" {
+			errs.add(p+".id", "duplicate fault id %q (also chaos.faults[%d])", f.ID, j)
+		} else {
+			ids[f.ID] = i
+		}
+		if f.Route != "" && !c.hasRoute(f.Route) {
+			errs.add(p+".route", "unknown route %q", f.Route)
+		}
+		cf := f.Chaos()
+		if err := cf.Validate(); err != nil {
+			errs.add(p, "%s", strings.TrimPrefix(err.Error(), "chaos: "))
+		}
+	}
+}
+
+func (c *Config) hasRoute(name string) bool {
+	for i := range c.Routes {
+		if c.Routes[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Chaos returns the fault as package chaos has it.
+func (f *Fault) Chaos() chaos.Fault {
+	cf := chaos.Fault{
+		ID:             f.ID,
+		Kind:           chaos.Kind(f.Kind),
+		Latency:        chaos.Duration(f.Latency),
+		Jitter:         chaos.Duration(f.Jitter),
+		Status:         f.Status,
+		Body:           f.Body,
+		MaxHang:        chaos.Duration(f.MaxHang),
+		BytesPerSecond: f.BytesPerSecond.Bytes(),
+		Route:          f.Route,
+		PathPrefix:     f.PathPrefix,
+		Headers:        f.Headers,
+		Duration:       chaos.Duration(f.Duration),
+	}
+	if f.Percent != nil {
+		cf.Percent = chaos.Percent(f.Percent.Fraction() * 100)
+	}
+	return cf
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
