@@ -14,10 +14,10 @@ import (
 	"time"
 )
 
-// static holds the page's scripts, styles and the vendored uPlot, served
-// under /assets/.
+// static holds the page's scripts, styles and the vendored uPlot with its
+// licence, served under /assets/. (The vendor README is not served.)
 //
-//go:embed assets
+//go:embed assets/*.js assets/*.css assets/vendor/uplot/*.js assets/vendor/uplot/*.css assets/vendor/uplot/LICENSE
 var static embed.FS
 
 // indexTemplate is the page, rendered once per Dashboard with its title.
