@@ -82,7 +82,7 @@ func run(ctx context.Context, stop func(), cfg config, stdout io.Writer, logger 
 		_ = ln.Close()
 		return fmt.Errorf("payments: %w", err)
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "data", cfg.data, "work", cfg.work)
+	logger.InfoContext(ctx, "serving", "addr", ln.Addr().String(), "data", cfg.data, "work", cfg.work)
 
 	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)

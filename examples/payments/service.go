@@ -127,12 +127,12 @@ func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 		Key: claim.Key(), Amount: req.Amount, Currency: req.Currency, Customer: req.Customer, Replica: s.name,
 	})
 	if err != nil {
-		s.logger.Error("ledger append failed", "err", err)
+		s.logger.ErrorContext(r.Context(), "ledger append failed", "err", err)
 		problem(w, r, http.StatusInternalServerError, "the charge could not be recorded")
 		return
 	}
 	if e.Repeat {
-		s.logger.Warn("charge applied again", "id", e.ID, "seq", e.Seq)
+		s.logger.WarnContext(r.Context(), "charge applied again", "id", e.ID, "seq", e.Seq)
 	}
 	w.Header().Set("Location", "/charges/"+e.ID)
 	writeJSON(w, http.StatusCreated, chargeOf(e))
@@ -160,7 +160,7 @@ func (s *service) getCharge(w http.ResponseWriter, r *http.Request) {
 	e, ok, err := s.ledger.ByID(r.PathValue("id"))
 	switch {
 	case err != nil:
-		s.logger.Error("ledger read failed", "err", err)
+		s.logger.ErrorContext(r.Context(), "ledger read failed", "err", err)
 		problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
 	case !ok:
 		problem(w, r, http.StatusNotFound, "no charge with this id on this replica")
@@ -172,7 +172,7 @@ func (s *service) getCharge(w http.ResponseWriter, r *http.Request) {
 func (s *service) getLedger(w http.ResponseWriter, r *http.Request) {
 	all, err := s.ledger.All()
 	if err != nil {
-		s.logger.Error("ledger read failed", "err", err)
+		s.logger.ErrorContext(r.Context(), "ledger read failed", "err", err)
 		problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
 		return
 	}

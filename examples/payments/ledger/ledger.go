@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the name of the ledger file in a replica's data directory.
@@ -246,7 +247,7 @@ func entries(tx *bolt.Tx) ([]Entry, error) {
 }
 
 func wrap(op string, err error) error {
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return fmt.Errorf("ledger: %s: %w", op, err)

@@ -138,7 +138,7 @@ func TestReopenAndReadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l2.Close()
+	defer func() { _ = l2.Close() }()
 	e, err := l2.Append(ledger.Entry{Key: "b"})
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +281,7 @@ func BenchmarkAppend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -297,7 +297,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/keelhq/keel/chaos"
+	"github.com/keelhq/keel/keelhttp"
+)
+
+const (
+	// catalog is the number of items recommendations are drawn from.
+	catalog = 1000
+	// maxItems caps -items.
+	maxItems = 100
+)
+
+// item is one recommendation.
+type item struct {
+	ID    string `json:"id"`
+	Score int    `json:"score"`
+}
+
+// recommendations is the body of a 200 from GET /recommendations.
+type recommendations struct {
+	User    string `json:"user"`
+	Version string `json:"version"`
+	Replica string `json:"replica"`
+	Items   []item `json:"items"`
+}
+
+// service is one recommendations replica. It is safe for concurrent use.
+type service struct {
+	name     string
+	version  string
+	delay    time.Duration
+	items    int
+	handler  http.Handler
+	draining atomic.Bool
+}
+
+func newService(cfg config, logger *slog.Logger) (*service, error) {
+	s := &service{name: cfg.name, version: cfg.version, delay: cfg.delay, items: cfg.items}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /recommendations", s.recommend)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	var h http.Handler = mux
+	if cfg.chaosHeaders {
+		in, err := chaos.New(chaos.Config{Name: cfg.name, Seed: cfg.seed, Headers: chaos.HeaderConfig{Enabled: true}, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("recommendations: %w", err)
+		}
+		h = in.Middleware(h)
+	}
+	var accessLog *slog.Logger
+	if cfg.accessLog {
+		accessLog = logger
+	}
+	mw, err := keelhttp.NewMiddleware(keelhttp.MiddlewareConfig{Logger: accessLog})
+	if err != nil {
+		return nil, fmt.Errorf("recommendations: %w", err)
+	}
+	s.handler = mw.Wrap(h)
+	return s, nil
+}
+
+// Handler returns the service's HTTP handler.
+func (s *service) Handler() http.Handler { return s.handler }
+
+func (s *service) recommend(w http.ResponseWriter, r *http.Request) {
+	user := r.URL.Query().Get("user")
+	if !validUser(user) {
+		problem(w, r, http.StatusBadRequest, "the user query parameter must be 1 to 64 printable ASCII characters")
+		return
+	}
+	if err := wait(r.Context(), s.delay); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			problem(w, r, http.StatusGatewayTimeout, "the request's deadline passed")
+			return
+		}
+		problem(w, r, http.StatusServiceUnavailable, "the request was canceled")
+		return
+	}
+	writeJSON(w, http.StatusOK, recommendations{
+		User: user, Version: s.version, Replica: s.name, Items: pick(user, s.version, s.items),
+	})
+}
+
+// pick returns n distinct items for user under version, highest score
+// first: the same arguments always give the same items.
+func pick(user, version string, n int) []item {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, version)
+	_, _ = h.Write([]byte{0})
+	_, _ = io.WriteString(h, user)
+	sum := h.Sum64()
+	rng := rand.New(rand.NewPCG(sum, sum^0x9e3779b97f4a7c15))
+	seen := make(map[int]bool, n)
+	items := make([]item, 0, n)
+	for len(items) < n {
+		i := rng.IntN(catalog)
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		items = append(items, item{ID: fmt.Sprintf("item-%04d", i), Score: 1 + rng.IntN(100)})
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.ID, b.ID))
+	})
+	return items
+}
+
+func validUser(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// wait waits d, or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *service) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "draining\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// problem writes a problem+json response; a 503 says to retry after a
+// second.
+func problem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	var retryAfter time.Duration
+	if status == http.StatusServiceUnavailable {
+		retryAfter = time.Second
+	}
+	keelhttp.WriteProblem(w, keelhttp.Problem{Status: status, Detail: detail, Instance: r.URL.Path}, retryAfter)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
