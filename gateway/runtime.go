@@ -361,7 +361,7 @@ func (g *Gateway) newRoute(rt *runtime, rc *config.Route) (*route, error) {
 	r.transport = next
 	r.handler = http.HandlerFunc(r.proxy)
 	if ic := rc.Idempotency; ic != nil {
-		h, release, err := g.idempotent(rt, rc, ic, r.handler)
+		h, release, err := g.idempotent(rt, rc, ic, outliveClient(r.handler))
 		if err != nil {
 			return nil, fmt.Errorf("idempotency: %w", err)
 		}
@@ -585,6 +585,21 @@ func (g *Gateway) idempotent(rt *runtime, rc *config.Route, ic *config.Idempoten
 		return nil, nil, err
 	}
 	return m.Wrap(h), release, nil
+}
+
+// outliveClient runs h without the client's cancellation for a request
+// whose Idempotency-Key the middleware claimed: once such a request may have
+// reached the upstream, its outcome must be stored, or the client's retry
+// would get a 499 frozen in the store (the middleware stores 4xx answers) or,
+// if that were released, send the operation a second time. The route's
+// timeout still bounds the request.
+func outliveClient(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := idempotency.ClaimFromContext(r.Context()); ok {
+			r = r.WithContext(context.WithoutCancel(r.Context()))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // bulkheadTransport holds a route's bulkhead permit from sending a request
