@@ -11,6 +11,20 @@
 //
 //	payments -addr 127.0.0.1:0 -name payments-1 -data /var/lib/payments-1 -work 10ms
 //
+// Flags:
+//
+//	-addr host:port       listen address (default 127.0.0.1:0)
+//	-name payments-1      replica name, recorded in every charge and response
+//	-data DIR             directory of ledger.db and idempotency.db (required; created if missing)
+//	-work 10ms            mean simulated processing time, drawn from [work/2, 2·work]; 0 for none
+//	-lease 10s            idempotency lease: how long a dead replica's key stays claimed
+//	-max-wait 2s          how long a request waits for another with the same key before 409
+//	-no-idempotency       no deduplication in the replica (the key is still required and recorded)
+//	-drain-delay 0        after SIGTERM, keep accepting (with /healthz 503) this long
+//	-drain-timeout 10s    longest wait for requests in flight at shutdown
+//	-seed 0               seed of the processing-time draws; 0 derives it from -name
+//	-access-log           log every request to standard error
+//
 // The first line on standard output is "listening <host:port>"; logs go to
 // standard error. SIGTERM or SIGINT drains: /healthz answers 503, the
 // listener closes after -drain-delay, requests in flight finish (for up to

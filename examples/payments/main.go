@@ -28,6 +28,7 @@ type config struct {
 	drainTimeout time.Duration
 	seed         uint64
 	accessLog    bool
+	noIdem       bool
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 10*time.Second, "longest wait at shutdown for requests in flight")
 	flag.Uint64Var(&cfg.seed, "seed", 0, "seed of the processing-time draws; 0 derives it from -name")
 	flag.BoolVar(&cfg.accessLog, "access-log", false, "log every request to standard error")
+	flag.BoolVar(&cfg.noIdem, "no-idempotency", false, "do not deduplicate keys in this replica (the key is still required and recorded); leave it to the gateway")
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("replica", cfg.name)

@@ -357,3 +357,43 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadlineNotApplied sends a charge whose deadline (Keel-Deadline-Ms, as
+// the gateway sends it) ends during the processing time: it is answered 504
+// and not applied, and the key is released, so a retry applies it once.
+func TestDeadlineNotApplied(t *testing.T) {
+	p := start(t, t.TempDir(), "-work", "200ms")
+	h := map[string]string{"Idempotency-Key": "late-1", "Keel-Deadline-Ms": "30"}
+	if r := p.must(http.MethodPost, "/charges", h, body1234); r.status != http.StatusGatewayTimeout {
+		t.Errorf("charge past its deadline: got %d %s, want 504", r.status, r.body)
+	}
+	if entries := ledgerOf(t, p); len(entries) != 0 {
+		t.Fatalf("a charge answered 504 was applied: %+v", entries)
+	}
+	r, err := p.charge("late-1", body1234)
+	if err != nil || r.status != http.StatusCreated || r.header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("retry without a deadline: %v %d replayed=%q, want a fresh 201", err, r.status, r.header.Get("Idempotent-Replayed"))
+	}
+	if entries := ledgerOf(t, p); len(entries) != 1 {
+		t.Errorf("after the retry the ledger has %d entries, want 1", len(entries))
+	}
+}
+
+// TestNoIdempotency runs a replica with -no-idempotency: a key is still
+// required, but a retry applies the charge again, and the ledger shows it.
+func TestNoIdempotency(t *testing.T) {
+	p := start(t, t.TempDir(), "-work", "1ms", "-no-idempotency")
+	if r := p.must(http.MethodPost, "/charges", nil, body1234); r.status != http.StatusBadRequest {
+		t.Errorf("no key: got %d, want 400", r.status)
+	}
+	for range 2 {
+		if r, err := p.charge(`"twice"`, body1234); err != nil || r.status != http.StatusCreated || r.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("charge: %v %d replayed=%q, want a fresh 201", err, r.status, r.header.Get("Idempotent-Replayed"))
+		}
+	}
+	entries := ledgerOf(t, p)
+	r := ledger.Audit(entries, []string{"twice"})
+	if len(r.Duplicates) != 1 || r.Duplicates[0].Key != "twice" || !entries[1].Repeat {
+		t.Errorf("ledger %+v: want key \"twice\" applied twice, the second marked Repeat", entries)
+	}
+}

@@ -77,8 +77,12 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	var post http.Handler = http.HandlerFunc(s.postCharge)
+	if !cfg.noIdem {
+		post = idem.Wrap(post)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /charges", idem.Wrap(http.HandlerFunc(s.postCharge)))
+	mux.Handle("POST /charges", post)
 	mux.HandleFunc("GET /charges/{id}", s.getCharge)
 	mux.HandleFunc("GET /ledger", s.getLedger)
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -95,9 +99,9 @@ func (s *service) Close() error {
 }
 
 func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
-	claim, ok := idempotency.ClaimFromContext(r.Context())
-	if !ok { // cannot happen: the middleware requires a key and fails closed
-		problem(w, r, http.StatusInternalServerError, "the request holds no idempotency claim")
+	key, ok := keyOf(r)
+	if !ok {
+		problem(w, r, http.StatusBadRequest, "a valid Idempotency-Key header is required")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -124,7 +128,7 @@ func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := s.ledger.Append(ledger.Entry{
-		Key: claim.Key(), Amount: req.Amount, Currency: req.Currency, Customer: req.Customer, Replica: s.name,
+		Key: key, Amount: req.Amount, Currency: req.Currency, Customer: req.Customer, Replica: s.name,
 	})
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "ledger append failed", "err", err)
@@ -138,7 +142,19 @@ func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, chargeOf(e))
 }
 
-// process waits the simulated processing time, or until ctx ends.
+// keyOf returns the request's idempotency key: the claim's when the
+// middleware runs, else the parsed header.
+func keyOf(r *http.Request) (string, bool) {
+	if claim, ok := idempotency.ClaimFromContext(r.Context()); ok {
+		return claim.Key(), true
+	}
+	key, err := idempotency.ParseKey(r.Header.Values("Idempotency-Key"))
+	return key, err == nil
+}
+
+// process waits the simulated processing time, or until ctx ends. It
+// returns ctx's error if ctx ended, so that nothing is applied for a caller
+// that is no longer waiting.
 func (s *service) process(ctx context.Context) error {
 	if s.work <= 0 {
 		return ctx.Err()
@@ -150,7 +166,10 @@ func (s *service) process(ctx context.Context) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		// The caller may have given up just as the work ended: then the
+		// charge is not applied, so a caller that timed out and retries
+		// elsewhere does not cause a second application.
+		return ctx.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -7,6 +7,19 @@
 //
 //	recommendations -addr 127.0.0.1:0 -name recommendations-1 -delay 5ms -version v1
 //
+// Flags:
+//
+//	-addr host:port            listen address (default 127.0.0.1:0)
+//	-name recommendations-1    replica name, reported in every response
+//	-version v1                model version: the items are a function of the user and the version
+//	-delay 5ms                 time each request takes
+//	-items 5                   items per response, 1 to 100
+//	-chaos-headers             honor the X-Keel-Fault-* request headers
+//	-seed 1                    seed of the chaos injector
+//	-drain-delay 0             after SIGTERM, keep accepting (with /healthz 503) this long
+//	-drain-timeout 10s         longest wait for requests in flight at shutdown
+//	-access-log                log every request to standard error
+//
 // The first line on standard output is "listening <host:port>"; logs go to
 // standard error. SIGTERM or SIGINT drains: /healthz answers 503, the
 // listener closes after -drain-delay, requests in flight finish (for up to
