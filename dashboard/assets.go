@@ -15,7 +15,7 @@ import (
 )
 
 // static holds the page's scripts, styles and the vendored uPlot with its
-// licence, served under /assets/. (The vendor README is not served.)
+// license, served under /assets/. (The vendor README is not served.)
 //
 //go:embed assets/*.js assets/*.css assets/vendor/uplot/*.js assets/vendor/uplot/*.css assets/vendor/uplot/LICENSE
 var static embed.FS

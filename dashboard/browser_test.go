@@ -296,6 +296,25 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	// Responsive: on a phone's screen the page is no wider than the
+	// screen; the charts shrink to fit.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	const fits = `document.documentElement.scrollWidth <= window.innerWidth &&
+		[...document.querySelectorAll('.uplot')].every((c) => c.getBoundingClientRect().right <= window.innerWidth)`
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](fits, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		width, _ := chromedp.Run(bctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		t.Errorf("at 390px wide the page is %dpx wide: %v", width, err)
+	}
+	if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
+		narrow := filepath.Join(filepath.Dir(shot), "dashboard-narrow.png")
+		if err := os.WriteFile(narrow, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("narrow screenshot: %s", narrow)
+	}
+
 	// Offline: every request went to the dashboard itself (or was data:).
 	blog.mu.Lock()
 	defer blog.mu.Unlock()

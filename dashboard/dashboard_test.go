@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -52,7 +51,14 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, h http.Handler, target string, header ...string) *http.Response {
+// result is a response read whole.
+type result struct {
+	code   int
+	header http.Header
+	body   string
+}
+
+func get(t *testing.T, h http.Handler, target string, header ...string) result {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -60,16 +66,7 @@ func get(t *testing.T, h http.Handler, target string, header ...string) *http.Re
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	return rec.Result()
-}
-
-func body(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return result{code: rec.Code, header: rec.Header(), body: rec.Body.String()}
 }
 
 // assetRef matches the page's references to scripts and styles.
@@ -78,9 +75,9 @@ var assetRef = regexp.MustCompile(`(?:src|href)="([^"]*)"`)
 func TestIndex(t *testing.T) {
 	d := MustNew(newFakeSource(), Config{Title: "Keel <edge & 1>"})
 	resp := get(t, d, "/")
-	page := body(t, resp)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET / = %d, want 200", resp.StatusCode)
+	page := resp.body
+	if resp.code != http.StatusOK {
+		t.Fatalf("GET / = %d, want 200", resp.code)
 	}
 	for k, want := range map[string]string{
 		"Content-Type":            "text/html; charset=utf-8",
@@ -88,7 +85,7 @@ func TestIndex(t *testing.T) {
 		"X-Content-Type-Options":  "nosniff",
 		"Cache-Control":           "no-cache",
 	} {
-		if got := resp.Header.Get(k); got != want {
+		if got := resp.header.Get(k); got != want {
 			t.Errorf("GET / %s = %q, want %q", k, got, want)
 		}
 	}
@@ -109,11 +106,11 @@ func TestIndex(t *testing.T) {
 			continue
 		}
 		ar := get(t, d, "/"+ref)
-		ab := body(t, ar)
-		if ar.StatusCode != http.StatusOK || len(ab) == 0 {
-			t.Errorf("GET /%s = %d with %d bytes, want 200 with content", ref, ar.StatusCode, len(ab))
+		ab := ar.body
+		if ar.code != http.StatusOK || len(ab) == 0 {
+			t.Errorf("GET /%s = %d with %d bytes, want 200 with content", ref, ar.code, len(ab))
 		}
-		ct := ar.Header.Get("Content-Type")
+		ct := ar.header.Get("Content-Type")
 		switch {
 		case strings.Contains(ref, ".js?"):
 			scripts++
@@ -135,8 +132,8 @@ func TestIndex(t *testing.T) {
 // externalURL matches absolute and scheme-relative URLs to any host.
 var externalURL = regexp.MustCompile(`(?i)(?:\b(?:https?|wss?|ftp):)?//[a-z0-9-]+(?:\.[a-z0-9-]+)+`)
 
-// licenceBanner is the comment minified vendor files start with.
-var licenceBanner = regexp.MustCompile(`\A/\*![^*]*\*/`)
+// licenseBanner is the comment minified vendor files start with.
+var licenseBanner = regexp.MustCompile(`\A/\*![^*]*\*/`)
 
 func TestNoExternalURLs(t *testing.T) {
 	files, err := loadStatic()
@@ -164,7 +161,7 @@ func TestNoExternalURLs(t *testing.T) {
 		{`new EventSource('api/stream'); // relative`, false},
 		{`/*! https://github.com/leeoniya/uPlot (v1.6.32) */ var x`, false},
 	} {
-		in := licenceBanner.ReplaceAllString(tc.in, "")
+		in := licenseBanner.ReplaceAllString(tc.in, "")
 		if got := externalURL.MatchString(in); got != tc.want {
 			t.Errorf("URL pattern on %q: %v, want %v", tc.in, got, tc.want)
 		}
@@ -172,7 +169,7 @@ func TestNoExternalURLs(t *testing.T) {
 	for name, f := range files {
 		// The one URL allowed is the vendor's banner comment naming its
 		// home page; a comment loads nothing.
-		text := licenceBanner.ReplaceAllString(string(f.data), "")
+		text := licenseBanner.ReplaceAllString(string(f.data), "")
 		for _, u := range externalURL.FindAllString(text, -1) {
 			t.Errorf("%s contains the URL %q: the dashboard must not depend on other hosts", name, u)
 		}
@@ -185,33 +182,33 @@ func TestAssetCaching(t *testing.T) {
 	f := files["app.js"]
 
 	resp := get(t, d, "/assets/app.js?v="+f.hash)
-	if got, want := resp.Header.Get("Cache-Control"), "public, max-age=31536000, immutable"; got != want {
+	if got, want := resp.header.Get("Cache-Control"), "public, max-age=31536000, immutable"; got != want {
 		t.Errorf("versioned asset Cache-Control = %q, want %q", got, want)
 	}
-	etag := resp.Header.Get("ETag")
+	etag := resp.header.Get("ETag")
 	if etag != f.etag || etag == "" {
 		t.Errorf("ETag = %q, want %q", etag, f.etag)
 	}
-	if got := body(t, resp); got != string(f.data) {
+	if got := resp.body; got != string(f.data) {
 		t.Errorf("GET app.js served %d bytes, want the %d embedded", len(got), len(f.data))
 	}
 
 	resp = get(t, d, "/assets/app.js")
-	if got, want := resp.Header.Get("Cache-Control"), "no-cache"; got != want {
+	if got, want := resp.header.Get("Cache-Control"), "no-cache"; got != want {
 		t.Errorf("unversioned asset Cache-Control = %q, want %q", got, want)
 	}
 	resp = get(t, d, "/assets/app.js?v=0000", "If-None-Match", etag)
-	if resp.StatusCode != http.StatusNotModified {
-		t.Errorf("GET with If-None-Match: %d, want 304", resp.StatusCode)
+	if resp.code != http.StatusNotModified {
+		t.Errorf("GET with If-None-Match: %d, want 304", resp.code)
 	}
 	ir := get(t, d, "/")
-	resp = get(t, d, "/", "If-None-Match", ir.Header.Get("ETag"))
-	if resp.StatusCode != http.StatusNotModified {
-		t.Errorf("GET / with If-None-Match: %d, want 304", resp.StatusCode)
+	resp = get(t, d, "/", "If-None-Match", ir.header.Get("ETag"))
+	if resp.code != http.StatusNotModified {
+		t.Errorf("GET / with If-None-Match: %d, want 304", resp.code)
 	}
 	for _, path := range []string{"/assets/nope.js", "/assets/", "/assets/vendor/uplot/README.md", "/index.html", "/api/nope", "/status"} {
-		if resp := get(t, d, path); resp.StatusCode != http.StatusNotFound {
-			t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
+		if resp := get(t, d, path); resp.code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, resp.code)
 		}
 	}
 	req := httptest.NewRequest(http.MethodPost, "/api/snapshot", nil)
@@ -233,9 +230,9 @@ func TestSnapshot(t *testing.T) {
 	d := MustNew(src, Config{History: 2 * time.Minute})
 	d.now = func() time.Time { return now }
 	resp := get(t, d, "/api/snapshot")
-	raw := body(t, resp)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("GET /api/snapshot = %d %q, want 200 application/json", resp.StatusCode, resp.Header.Get("Content-Type"))
+	raw := resp.body
+	if resp.code != http.StatusOK || resp.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /api/snapshot = %d %q, want 200 application/json", resp.code, resp.header.Get("Content-Type"))
 	}
 
 	// The shape clients rely on: these keys, these types.
@@ -285,7 +282,7 @@ func TestSnapshot(t *testing.T) {
 
 	// An empty source gives empty arrays, not null.
 	d = MustNew(newFakeSource(), Config{})
-	raw = body(t, get(t, d, "/api/snapshot"))
+	raw = get(t, d, "/api/snapshot").body
 	for _, k := range []string{`"series":[]`, `"events":[]`} {
 		if !strings.Contains(raw, k) {
 			t.Errorf("empty snapshot %s has no %s", raw, k)

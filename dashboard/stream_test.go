@@ -103,8 +103,16 @@ func decodeEvent(t *testing.T, ev sseEvent) gateway.Event {
 	return e
 }
 
-// openStream GETs /api/stream from srv and checks the response head.
-func openStream(ctx context.Context, t *testing.T, srv *httptest.Server) (*http.Response, *bufio.Reader) {
+// clientStream is the client's end of a stream.
+type clientStream struct {
+	code   int
+	header http.Header
+	br     *bufio.Reader
+}
+
+// openStream GETs /api/stream from srv; the body is closed when the test
+// ends (or ctx is canceled, which ends the stream).
+func openStream(ctx context.Context, t *testing.T, srv *httptest.Server) clientStream {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/stream", nil)
 	if err != nil {
@@ -115,7 +123,7 @@ func openStream(ctx context.Context, t *testing.T, srv *httptest.Server) (*http.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = resp.Body.Close() })
-	return resp, bufio.NewReader(resp.Body)
+	return clientStream{code: resp.StatusCode, header: resp.Header, br: bufio.NewReader(resp.Body)}
 }
 
 // waitStreams waits until n streams are open, for at most 5 seconds.
@@ -151,12 +159,13 @@ func TestStream(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	resp, br := openStream(ctx, t, srv)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/stream = %d, want 200", resp.StatusCode)
+	cs := openStream(ctx, t, srv)
+	br := cs.br
+	if cs.code != http.StatusOK {
+		t.Fatalf("GET /api/stream = %d, want 200", cs.code)
 	}
 	for k, want := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-store"} {
-		if got := resp.Header.Get(k); got != want {
+		if got := cs.header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
@@ -219,38 +228,38 @@ func TestStreamLimit(t *testing.T) {
 			c()
 		}
 	}()
-	open := func() *http.Response {
+	open := func() clientStream {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		cancels = append(cancels, cancel)
-		resp, br := openStream(ctx, t, srv)
-		if resp.StatusCode == http.StatusOK {
-			if _, err := readEvent(br); err != nil {
+		cs := openStream(ctx, t, srv)
+		if cs.code == http.StatusOK {
+			if _, err := readEvent(cs.br); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return resp
+		return cs
 	}
 	for i := range 2 {
-		if resp := open(); resp.StatusCode != http.StatusOK {
-			t.Fatalf("stream %d: %d, want 200", i+1, resp.StatusCode)
+		if cs := open(); cs.code != http.StatusOK {
+			t.Fatalf("stream %d: %d, want 200", i+1, cs.code)
 		}
 	}
-	resp := open()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("third stream: %d with Retry-After %q, want 503 with one", resp.StatusCode, resp.Header.Get("Retry-After"))
+	cs := open()
+	if cs.code != http.StatusServiceUnavailable || cs.header.Get("Retry-After") == "" {
+		t.Errorf("third stream: %d with Retry-After %q, want 503 with one", cs.code, cs.header.Get("Retry-After"))
 	}
-	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), "too many open streams") {
+	if b, _ := io.ReadAll(cs.br); !strings.Contains(string(b), "too many open streams") {
 		t.Errorf("third stream body %q, want the reason", b)
 	}
 	// The page and the snapshot are not streams.
-	if r := get(t, d, "/api/snapshot"); r.StatusCode != http.StatusOK {
-		t.Errorf("snapshot while streams are full: %d, want 200", r.StatusCode)
+	if r := get(t, d, "/api/snapshot"); r.code != http.StatusOK {
+		t.Errorf("snapshot while streams are full: %d, want 200", r.code)
 	}
 
 	cancels[0]()
 	waitStreams(t, d, 1)
-	if resp := open(); resp.StatusCode != http.StatusOK {
-		t.Errorf("stream after one closed: %d, want 200", resp.StatusCode)
+	if cs := open(); cs.code != http.StatusOK {
+		t.Errorf("stream after one closed: %d, want 200", cs.code)
 	}
 }
 
@@ -435,8 +444,8 @@ func TestShutdown(t *testing.T) {
 		if w.code != http.StatusServiceUnavailable {
 			t.Errorf("stream after Shutdown: %d, want 503", w.code)
 		}
-		if r := get(t, d, "/"); r.StatusCode != http.StatusOK {
-			t.Errorf("page after Shutdown: %d, want 200", r.StatusCode)
+		if r := get(t, d, "/"); r.code != http.StatusOK {
+			t.Errorf("page after Shutdown: %d, want 200", r.code)
 		}
 		if err := d.Shutdown(t.Context()); err != nil {
 			t.Errorf("second Shutdown: %v", err)

@@ -95,6 +95,11 @@
     return date.toLocaleTimeString('en-GB', { hour12: false });
   }
 
+  function fmtTick(sec, incr) {
+    const s = fmtClock(new Date(sec * 1000));
+    return incr < 60 ? s : s.slice(0, 5);
+  }
+
   // ---- events: categories and colours ----
 
   // tone maps an event kind to a badge tone and a marker colour.
@@ -194,7 +199,11 @@
       legend: { live: true },
       scales: { x: { time: true }, y: scaleY || { auto: true, range: (u, min, max) => [0, Math.max(max * 1.1, 1)] } },
       axes: [
-        { stroke: colors.axis, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 } },
+        {
+          stroke: colors.axis, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 },
+          // 24-hour clock times, seconds when the ticks are closer than a minute
+          values: (u, splits, ax, space, incr) => splits.map((v) => fmtTick(v, incr)),
+        },
         Object.assign({ stroke: colors.axis, grid: { stroke: colors.grid, width: 1 }, ticks: { show: false }, size: 56 }, yAxis),
       ],
       series: [{ value: (u, v) => (v === null ? '–' : fmtClock(new Date(v * 1000))) }].concat(series.map((s) => Object.assign({
@@ -225,7 +234,7 @@
       { label: 'requests', stroke: colors.requests, fill: 'rgba(37, 99, 235, 0.07)', value: perSec },
       { label: 'errors', stroke: colors.errors, value: perSec },
       { label: 'rejected', stroke: colors.rejected, value: perSec },
-      { label: 'stale/fallback', stroke: colors.degraded, value: perSec },
+      { label: 'degraded', stroke: colors.degraded, value: perSec },
     ], { values: (u, vals) => vals.map((v) => fmtRate(v)) });
     thr.build = (p) => [p.requests, p.errors, p.rejected, p.stale + p.fallbacks];
 
@@ -233,7 +242,7 @@
     const rates = chart('chart-rates', [
       { label: 'success', stroke: colors.success, fill: 'rgba(21, 128, 61, 0.07)', value: pct },
       { label: 'errors', stroke: colors.errors, fill: 'rgba(200, 30, 30, 0.08)', value: pct },
-      { label: 'stale/fallback', stroke: colors.degraded, value: pct },
+      { label: 'degraded', stroke: colors.degraded, value: pct },
     ], { values: (u, vals) => vals.map((v) => v + '%') }, { auto: false, range: [0, 100] });
     rates.build = (p) => {
       if (!p.requests) return [null, null, null];
@@ -262,6 +271,9 @@
         for (let i = 0; i < cols.length; i++) cols[i].push(vals[i]);
       }
       c.u.setData([xs].concat(cols));
+      // Unless the pointer is on the chart, the legend shows the newest
+      // values.
+      if (xs.length && (c.u.cursor.left === undefined || c.u.cursor.left < 0)) c.u.setLegend({ idx: xs.length - 1 });
     }
     probe.points = state.points.length;
   }
@@ -420,7 +432,7 @@
     }
     const caches = (st.routes || []).filter((r) => r.cache);
     if (caches.length) {
-      rows.push(h('p', { class: 'muted' }, 'Stale-if-error cache: ' +
+      rows.push(h('p', { class: 'note' }, 'Stale-if-error cache: ' +
         caches.map((r) => r.name + ' ' + fmtInt.format(r.cache.entries) + (r.cache.entries === 1 ? ' entry' : ' entries')).join(', ')));
     }
     document.getElementById('capacity').replaceChildren(...(rows.length ? rows :
