@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +18,7 @@ func newBenchService(b *testing.B) *service {
 	b.Helper()
 	s, err := newService(config{
 		name: "bench", data: b.TempDir(), lease: 10 * time.Second, maxWait: time.Second, seed: 1,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
