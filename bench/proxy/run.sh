@@ -88,11 +88,12 @@ for c in $contenders; do
 	*) die "unknown contender $c (want direct nginx haproxy caddy reverseproxy keel)" ;;
 	esac
 done
+# nginx and haproxy live in /usr/sbin, which a non-root PATH may lack.
+PATH="$PATH:/usr/sbin:/sbin"
 missing=()
 for t in "${need[@]}"; do
 	command -v "$t" >/dev/null 2>&1 || missing+=("${pkg[$t]}")
 done
-# nginx and haproxy live in /usr/sbin, which a non-root PATH may lack.
 if [ "${#missing[@]}" -gt 0 ]; then
 	die "missing: ${missing[*]}; install with: apt-get install -y ${missing[*]}"
 fi
@@ -116,7 +117,8 @@ tmp="$(mktemp -d "${TMPDIR:-/tmp}/keel-proxy-bench.XXXXXX")"
 chmod 755 "$tmp" # nginx's worker runs as another user and reads below it
 pids=()
 
-# stop PID...: SIGTERM, up to 5 s to exit, then SIGKILL.
+# stop PID...: SIGTERM, up to 5 s to exit, then SIGKILL for it and its
+# children (nginx's worker).
 stop() {
 	local p i
 	for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -125,7 +127,11 @@ stop() {
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL "$p" 2>/dev/null || true
+		if kill -0 "$p" 2>/dev/null; then
+			log "pid $p did not stop on SIGTERM; killing it"
+			pkill -KILL -P "$p" 2>/dev/null || true
+			kill -KILL "$p" 2>/dev/null || true
+		fi
 		wait "$p" 2>/dev/null || true
 	done
 }
@@ -337,12 +343,12 @@ fi
 
 # --- runs ----------------------------------------------------------------------------
 
-# start NAME CPUS CMD...: start CMD pinned to CPUS, output to $tmp/NAME.log,
-# and set started_pid.
+# start NAME CPUS CMD...: start CMD pinned to CPUS, in $tmp, output to
+# $tmp/NAME.log, and set started_pid.
 start() {
 	local name="$1" cpus="$2"
 	shift 2
-	"${prio[@]}" taskset -c "$cpus" "$@" >"$tmp/$name.log" 2>&1 &
+	(cd "$tmp" && exec "${prio[@]}" taskset -c "$cpus" "$@" >"$tmp/$name.log" 2>&1) &
 	started_pid=$!
 	pids+=("$started_pid")
 }
