@@ -366,7 +366,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.bg.Wait()
 	if g.admin != nil {
 		actx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = g.admin.Shutdown(actx)
+		if g.admin.Shutdown(actx) != nil {
+			_ = g.admin.Close() // event streams never go idle
+		}
 		cancel()
 	}
 	rt := g.current.Load()

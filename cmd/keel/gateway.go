@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keelhq/keel/dashboard"
 	"github.com/keelhq/keel/gateway"
 	"github.com/keelhq/keel/gateway/config"
 )
@@ -59,6 +60,14 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		logger.ErrorContext(ctx, "gateway not started", slog.Any("error", err))
 		return exitFailure
+	}
+	if d := cfg.Admin.Dashboard; d == nil || *d {
+		dash, err := dashboard.New(gw, dashboard.Config{})
+		if err != nil {
+			logger.ErrorContext(ctx, "dashboard not started", slog.Any("error", err))
+			return exitFailure
+		}
+		gw.HandleAdmin("GET /", dash)
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

@@ -58,6 +58,7 @@ type Admin struct {
 	Token       string `yaml:"token" desc:"Bearer token required for mutations (POST, PUT, DELETE). Empty: mutations are disabled (403). Usually ${ENV_VAR}."`
 	TokenFile   string `yaml:"token_file" desc:"File holding the token (surrounding space trimmed), relative to the config file. Not with token. Load reads it into token and clears this key."`
 	Pprof       bool   `yaml:"pprof" default:"false" desc:"Serve Go's profiler at /debug/pprof/ on the admin listener (CPU and heap profiles for performance work)."`
+	Dashboard   *bool  `yaml:"dashboard" default:"true" desc:"Serve the live dashboard at / on the admin listener (keel gateway only)."`
 }
 
 // Telemetry configures logs and metrics.
