@@ -137,6 +137,7 @@ func (rs *resources) store(rawURL, dataDir string) (idempotency.Store, func(), e
 func (rs *resources) open(scheme, rawURL, dataDir string) (any, func() error, error) {
 	switch scheme {
 	case "memory":
+		rs.logger.Warn("idempotency store memory:// keeps records in this process only: not durable, not shared between gateways; use it for tests")
 		s := memstore.New()
 		return s, s.Close, nil
 	case "bolt":
