@@ -70,7 +70,7 @@ func newDemoSource(now time.Time) *demoSource {
 	st.Upstreams[1].Hosts[0].Address = "10.0.1.1:9000"
 	st.Upstreams[1].Hosts[1].Address = "10.0.1.2:9000"
 	st.Upstreams[1].Hosts[1].Healthy = false
-	st.Upstreams[1].Hosts[1].Breaker = "half-open"
+	st.Upstreams[1].Hosts[1].Breaker = "half_open"
 	st.Admission = &gateway.AdmissionStatus{ShedInFlight: 41, ShedCapacity: 256, Limit: 96, LimitInFlight: 57}
 	st.Flags = []flags.Flag{
 		{Name: "new-checkout", Enabled: true, Percent: 0.25, Description: "new checkout flow, 25% rollout"},
@@ -85,11 +85,11 @@ func newDemoSource(now time.Time) *demoSource {
 		{Time: at(-209), Kind: "host_ejected", Upstream: "api", Host: "10.0.0.2:8080", Detail: "5 consecutive local-origin failures for 30s"},
 		{Time: at(-196), Kind: "replica_restarted", Upstream: "api", Host: "10.0.0.2:8080", Detail: "supervisor restarted it"},
 		{Time: at(-179), Kind: "host_readmitted", Upstream: "api", Host: "10.0.0.2:8080", Detail: "ejection over"},
-		{Time: at(-121), Kind: "fault_start", Upstream: "catalog", Host: "10.0.1.2:9000", Detail: "latency +180ms ±40ms"},
+		{Time: at(-121), Kind: "fault_added", Detail: "f1: latency 180ms on all route catalog"},
 		{Time: at(-96), Kind: "host_unhealthy", Upstream: "catalog", Host: "10.0.1.2:9000", Detail: "3 failed health checks"},
 		{Time: at(-94), Kind: "breaker_open", Upstream: "catalog", Host: "10.0.1.2:9000", Detail: "catalog/10.0.1.2:9000: closed → open"},
-		{Time: at(-71), Kind: "fault_end", Upstream: "catalog", Host: "10.0.1.2:9000", Detail: "latency fault removed"},
-		{Time: at(-64), Kind: "breaker_half-open", Upstream: "catalog", Host: "10.0.1.2:9000", Detail: "catalog/10.0.1.2:9000: open → half-open"},
+		{Time: at(-71), Kind: "fault_removed", Detail: "f1"},
+		{Time: at(-64), Kind: "breaker_half_open", Upstream: "catalog", Host: "10.0.1.2:9000", Detail: "catalog/10.0.1.2:9000: open → half_open"},
 	} {
 		d.addEvent(e)
 	}
@@ -245,6 +245,17 @@ func TestBrowser(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](drawn, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		probe, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.keelDashboard)`))
 		t.Fatalf("charts not drawn: %v (probe %s, page errors %v)", err, probe, blog.errors)
+	}
+	// The gateway's fault_added/fault_removed pair is one shaded window;
+	// a half-open breaker is amber, an open one red.
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.keelDashboard.faultWindows`)); err != nil || n != 1 {
+		t.Errorf("fault windows drawn: %d (%v), want 1", n, err)
+	}
+	for kind, want := range map[string]string{"breaker_half_open": "badge warn kind", "breaker_open": "badge bad kind", "fault_added": "badge fault kind", "host_readmitted": "badge ok kind"} {
+		js := fmt.Sprintf(`document.querySelector('#timeline li[data-kind="%s"] .kind').className`, kind)
+		if got, err := chromedp.Run(bctx, chromedp.Evaluate[string](js)); err != nil || got != want {
+			t.Errorf("timeline badge of %s: class %q (%v), want %q", kind, got, err, want)
+		}
 	}
 	badge := `document.querySelector('tr[data-upstream="api"][data-host="10.0.0.3:8080"] .breaker').textContent`
 	if got, err := chromedp.Run(bctx, chromedp.Evaluate[string](badge)); err != nil || got != "closed" {

@@ -49,7 +49,8 @@ type Config struct {
 	Interval time.Duration
 	// History is how far back the charts reach: the span of points
 	// /api/snapshot returns and a new stream starts with. Zero means
-	// DefaultHistory (5m); otherwise at least Interval and at most 24h.
+	// DefaultHistory (5m); otherwise at least Interval and at most 1h (the
+	// gateway keeps 15 minutes).
 	History time.Duration
 	// Title is the page's title. Empty means DefaultTitle ("Keel").
 	Title string
@@ -63,8 +64,8 @@ func (c Config) Validate() error {
 	if c.Interval < 0 || (c.Interval > 0 && c.Interval < 100*time.Millisecond) {
 		return fmt.Errorf("dashboard: Interval %v: want 0 (1s) or at least 100ms", c.Interval)
 	}
-	if c.History < 0 || c.History > 24*time.Hour {
-		return fmt.Errorf("dashboard: History %v: want 0 (5m) or up to 24h", c.History)
+	if c.History < 0 || c.History > time.Hour {
+		return fmt.Errorf("dashboard: History %v: want 0 (5m) or up to 1h", c.History)
 	}
 	if c.History > 0 && c.History < c.withDefaults().Interval {
 		return fmt.Errorf("dashboard: History %v is shorter than Interval %v", c.History, c.withDefaults().Interval)

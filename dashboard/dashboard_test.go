@@ -25,7 +25,7 @@ func TestConfigValidate(t *testing.T) {
 		{"interval negative", Config{Interval: -time.Second}, "Interval"},
 		{"interval too short", Config{Interval: 10 * time.Millisecond}, "Interval"},
 		{"history negative", Config{History: -time.Second}, "History"},
-		{"history too long", Config{History: 25 * time.Hour}, "History"},
+		{"history too long", Config{History: time.Hour + time.Second}, "History"},
 		{"history under interval", Config{Interval: 2 * time.Second, History: time.Second}, "shorter than Interval"},
 		{"history under default interval", Config{History: 500 * time.Millisecond}, "shorter than Interval"},
 		{"streams negative", Config{MaxStreams: -1}, "MaxStreams"},

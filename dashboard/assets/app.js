@@ -19,7 +19,7 @@
   };
 
   // Counters for tests and the curious: window.keelDashboard.points etc.
-  const probe = { points: 0, snapshots: 0, events: 0, draws: 0, connected: false };
+  const probe = { points: 0, snapshots: 0, events: 0, draws: 0, faultWindows: 0, connected: false };
   window.keelDashboard = probe;
 
   const colors = {
@@ -106,28 +106,42 @@
   function tone(kind) {
     const k = kind.toLowerCase();
     if (k.includes('fault')) return 'fault';
+    if (k.includes('half')) return 'warn'; // breaker_half_open
     if (k.includes('fail') || k.includes('kill') || k.includes('crash') || k.includes('unhealthy') ||
-        k === 'breaker_open' || k.endsWith('_open')) return 'bad';
-    if (k.includes('eject') || k.includes('half') || k.includes('drain') || k.includes('admin')) return 'warn';
+        k.endsWith('_open')) return 'bad'; // breaker_open, breaker_forced_open
+    if (k.includes('eject') || k.includes('drain') || k.includes('admin')) return 'warn';
     if (k.includes('readmit') || k.includes('healthy') || k.includes('restart') || k.endsWith('closed')) return 'ok';
     return 'info';
   }
 
   const markerColor = { bad: '#c81e1e', warn: '#d97706', ok: '#15803d', fault: '#7c3aed', info: '#2563eb' };
 
-  // faultWindows pairs "…fault…start/begin/on" events with the next matching
-  // "…end/stop/off" one; an open window reaches the right edge.
+  // faultWindows pairs the events that open a fault window with those that
+  // close it: the gateway's fault_added "<id>: …" and fault_removed "<id>"
+  // (or "all faults"), or any "…fault…" kinds ending in start/begin/_on and
+  // end/stop/_off for the same upstream and host. A window still open
+  // reaches the right edge.
   function faultWindows() {
     const out = [];
     const open = new Map();
     for (const e of state.events) {
       const k = e.kind.toLowerCase();
       if (!k.includes('fault')) continue;
-      const key = (e.upstream || '') + '|' + (e.host || '');
-      if (/(start|begin|_on)$/.test(k)) open.set(key, e.t);
-      else if (/(end|stop|_off)$/.test(k) && open.has(key)) {
-        out.push([open.get(key), e.t]);
-        open.delete(key);
+      const detail = e.detail || '';
+      if (/(added|start|begin|_on)$/.test(k)) {
+        const key = k.endsWith('added') ? 'id:' + detail.split(':')[0] : (e.upstream || '') + '|' + (e.host || '');
+        if (!open.has(key)) open.set(key, e.t);
+      } else if (/(removed|end|stop|_off)$/.test(k)) {
+        if (k.endsWith('removed') && detail === 'all faults') {
+          for (const t of open.values()) out.push([t, e.t]);
+          open.clear();
+          continue;
+        }
+        const key = k.endsWith('removed') ? 'id:' + detail : (e.upstream || '') + '|' + (e.host || '');
+        if (open.has(key)) {
+          out.push([open.get(key), e.t]);
+          open.delete(key);
+        }
       }
     }
     for (const t of open.values()) out.push([t, Infinity]);
@@ -149,7 +163,9 @@
           ctx.rect(left, top, width, height);
           ctx.clip();
           ctx.fillStyle = 'rgba(124, 58, 237, 0.08)';
-          for (const [a, b] of faultWindows()) {
+          const windows = faultWindows();
+          probe.faultWindows = windows.length;
+          for (const [a, b] of windows) {
             const x0 = u.valToPos(Math.max(a, min), 'x', true);
             const x1 = u.valToPos(Math.min(b, max), 'x', true);
             if (x1 > x0) ctx.fillRect(x0, top, x1 - x0, height);
@@ -238,15 +254,19 @@
     ], { values: (u, vals) => vals.map((v) => fmtRate(v)) });
     thr.build = (p) => [p.requests, p.errors, p.rejected, p.stale + p.fallbacks];
 
+    // Shares of each second's requests that failed or were degraded, on a
+    // scale that grows with them (success is 100% minus errors): a spike of
+    // 3% stays visible, as it would not on a 0–100% axis.
     const pct = (u, v) => (v === null ? '–' : fmtPct(v));
     const rates = chart('chart-rates', [
-      { label: 'success', stroke: colors.success, fill: 'rgba(21, 128, 61, 0.07)', value: pct },
       { label: 'errors', stroke: colors.errors, fill: 'rgba(200, 30, 30, 0.08)', value: pct },
+      { label: 'rejected', stroke: colors.rejected, value: pct },
       { label: 'degraded', stroke: colors.degraded, value: pct },
-    ], { values: (u, vals) => vals.map((v) => v + '%') }, { auto: false, range: [0, 100] });
+    ], { values: (u, vals) => vals.map((v) => fmt1.format(v) + '%') },
+    { auto: true, range: (u, min, max) => [0, Math.min(100, Math.max(max * 1.15, 1))] });
     rates.build = (p) => {
       if (!p.requests) return [null, null, null];
-      return [100 * (p.requests - p.errors) / p.requests, 100 * p.errors / p.requests, 100 * (p.stale + p.fallbacks) / p.requests];
+      return [100 * p.errors / p.requests, 100 * p.rejected / p.requests, 100 * (p.stale + p.fallbacks) / p.requests];
     };
 
     const ms = (u, v) => (v === null ? '–' : fmtMs(v));
@@ -351,7 +371,7 @@
 
   function breakerTone(s) {
     if (s === 'closed') return 'ok';
-    if (s === 'open' || s === 'forced_open' || s === 'forced-open') return 'bad';
+    if (s === 'open' || s === 'forced_open') return 'bad';
     if (s && s.includes('half')) return 'warn';
     return null;
   }
