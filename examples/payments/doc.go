@@ -16,6 +16,11 @@
 //	-addr host:port       listen address (default 127.0.0.1:0)
 //	-name payments-1      replica name, recorded in every charge and response
 //	-data DIR             directory of ledger.db and idempotency.db (required; created if missing)
+//	-ledger FILE          a ledger file shared by every replica given the same path, instead of
+//	                      ledger.db in -data (package ledger, Shared: one locked transaction per charge)
+//	-apply-once           apply a charge only if its key is not in the ledger yet, in the same
+//	                      transaction; otherwise answer 201 with the first application
+//	                      (Idempotent-Replayed: true), or 422 if the body differs
 //	-work 10ms            mean simulated processing time, drawn from [work/2, 2·work]; 0 for none
 //	-lease 10s            idempotency lease: how long a dead replica's key stays claimed
 //	-max-wait 2s          how long a request waits for another with the same key before 409

@@ -13,13 +13,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keelhq/keel/examples/payments/ledger"
+	"github.com/keelhq/keel/examples/payments/service"
 )
 
 const body1234 = `{"amount":1234,"currency":"EUR","customer":"c1"}`
 
-func decodeCharge(t *testing.T, r response) charge {
+func decodeCharge(t *testing.T, r response) service.Charge {
 	t.Helper()
-	var c charge
+	var c service.Charge
 	if err := json.Unmarshal([]byte(r.body), &c); err != nil {
 		t.Fatalf("body %q: %v", r.body, err)
 	}
@@ -56,7 +57,7 @@ func TestChargeAppliedOnceAndReplayed(t *testing.T) {
 		t.Fatalf("first POST: got %d %s, want 201", first.status, first.body)
 	}
 	c := decodeCharge(t, first)
-	want := charge{ID: c.ID, Status: "succeeded", Replica: "payments-test", Amount: 1234, Currency: "EUR", Customer: "c1", Created: c.Created}
+	want := service.Charge{ID: c.ID, Status: "succeeded", Replica: "payments-test", Amount: 1234, Currency: "EUR", Customer: "c1", Created: c.Created}
 	if diff := cmp.Diff(want, c); diff != "" || !strings.HasPrefix(c.ID, "ch_") {
 		t.Errorf("first POST body (-want +got):\n%s\nid %q", diff, c.ID)
 	}

@@ -9,14 +9,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel/examples/recommendations/service"
 )
 
-func decode(t *testing.T, r response) recommendations {
+func decode(t *testing.T, r response) service.Recommendations {
 	t.Helper()
 	if r.status != http.StatusOK {
 		t.Fatalf("got %d %s, want 200", r.status, r.body)
 	}
-	var out recommendations
+	var out service.Recommendations
 	if err := json.Unmarshal([]byte(r.body), &out); err != nil {
 		t.Fatalf("body %q: %v", r.body, err)
 	}
@@ -26,19 +28,19 @@ func decode(t *testing.T, r response) recommendations {
 // TestPickGolden pins the items of one user: the demo and its users may rely
 // on them staying the same from one build to the next.
 func TestPickGolden(t *testing.T) {
-	want := []item{
-		{"item-0475", 84}, {"item-0632", 78}, {"item-0363", 68}, {"item-0461", 49}, {"item-0091", 45},
+	want := []service.Item{
+		{ID: "item-0475", Score: 84}, {ID: "item-0632", Score: 78}, {ID: "item-0363", Score: 68}, {ID: "item-0461", Score: 49}, {ID: "item-0091", Score: 45},
 	}
-	if diff := cmp.Diff(want, pick("u1", "v1", 5)); diff != "" {
-		t.Errorf("pick(u1, v1, 5) (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, service.Pick("u1", "v1", 5)); diff != "" {
+		t.Errorf("service.Pick(u1, v1, 5) (-want +got):\n%s", diff)
 	}
 }
 
 func TestPick(t *testing.T) {
-	for _, n := range []int{1, 5, maxItems} {
-		items := pick("user-x", "v3", n)
+	for _, n := range []int{1, 5, service.MaxItems} {
+		items := service.Pick("user-x", "v3", n)
 		if len(items) != n {
-			t.Fatalf("pick(n=%d) returned %d items", n, len(items))
+			t.Fatalf("service.Pick(n=%d) returned %d items", n, len(items))
 		}
 		seen := map[string]bool{}
 		for i, it := range items {
@@ -54,10 +56,10 @@ func TestPick(t *testing.T) {
 			}
 		}
 	}
-	if cmp.Equal(pick("a", "v1", 5), pick("a", "v2", 5)) {
+	if cmp.Equal(service.Pick("a", "v1", 5), service.Pick("a", "v2", 5)) {
 		t.Error("versions v1 and v2 gave the same items")
 	}
-	if cmp.Equal(pick("a", "v1", 5), pick("b", "v1", 5)) {
+	if cmp.Equal(service.Pick("a", "v1", 5), service.Pick("b", "v1", 5)) {
 		t.Error("users a and b got the same items")
 	}
 }
@@ -72,7 +74,7 @@ func TestReplicasAgree(t *testing.T) {
 	ra := decode(t, a.must(http.MethodGet, "/recommendations?user=u1", nil, ""))
 	rb := decode(t, b.must(http.MethodGet, "/recommendations?user=u1", nil, ""))
 	rc := decode(t, c.must(http.MethodGet, "/recommendations?user=u1", nil, ""))
-	want := recommendations{User: "u1", Version: "v1", Replica: "rec-a", Items: pick("u1", "v1", 5)}
+	want := service.Recommendations{User: "u1", Version: "v1", Replica: "rec-a", Items: service.Pick("u1", "v1", 5)}
 	if diff := cmp.Diff(want, ra); diff != "" {
 		t.Errorf("replica a (-want +got):\n%s", diff)
 	}
@@ -80,7 +82,7 @@ func TestReplicasAgree(t *testing.T) {
 	if diff := cmp.Diff(want, rb); diff != "" {
 		t.Errorf("replica b (-want +got):\n%s", diff)
 	}
-	want = recommendations{User: "u1", Version: "v2", Replica: "rec-c", Items: pick("u1", "v2", 3)}
+	want = service.Recommendations{User: "u1", Version: "v2", Replica: "rec-c", Items: service.Pick("u1", "v2", 3)}
 	if diff := cmp.Diff(want, rc); diff != "" {
 		t.Errorf("replica c, version v2 (-want +got):\n%s", diff)
 	}

@@ -68,19 +68,33 @@ type Ledger struct {
 // Open opens the ledger file at path for reading and writing, creating it
 // (mode 0600) if it does not exist. The directory must exist. If another
 // process holds the file, Open waits up to one second and then fails.
-func Open(path string) (*Ledger, error) {
+func Open(path string) (*Ledger, error) { return openFile(path, false) }
+
+// openFile opens the ledger file at path. With lazy, the buckets are
+// created in a write transaction only if they are missing, so that opening
+// an existing file costs no commit.
+func openFile(path string, lazy bool) (*Ledger, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketLedger, bucketRepeats, bucketIDs} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
+	missing := true
+	if lazy {
+		_ = db.View(func(tx *bolt.Tx) error {
+			missing = tx.Bucket(bucketLedger) == nil || tx.Bucket(bucketRepeats) == nil || tx.Bucket(bucketIDs) == nil
+			return nil
+		})
+	}
+	if missing {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{bucketLedger, bucketRepeats, bucketIDs} {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
@@ -109,6 +123,48 @@ func (l *Ledger) Append(e Entry) (Entry, error) {
 	if e.Key == "" {
 		return Entry{}, errors.New("ledger: Append: Entry.Key is empty")
 	}
+	e = prepare(e)
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		e, err = appendTx(tx, e)
+		return err
+	})
+	if err != nil {
+		return Entry{}, wrap("Append", err)
+	}
+	return e, nil
+}
+
+// ApplyOnce records the charge e unless its Key is already in the file, in
+// one transaction: it returns the entry as stored and true when it applied
+// e, or the key's first application and false when it did not. This is the
+// business-level recovery point: a charge retried after its first attempt
+// was applied (the replica died before answering, or the answer was lost) is
+// answered with the original charge instead of being applied again. Like
+// Append, it returns only once a new entry is synced to disk.
+func (l *Ledger) ApplyOnce(e Entry) (Entry, bool, error) {
+	if e.Key == "" {
+		return Entry{}, false, errors.New("ledger: ApplyOnce: Entry.Key is empty")
+	}
+	e = prepare(e)
+	var applied bool
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketLedger).Get([]byte(e.Key)); b != nil {
+			return json.Unmarshal(b, &e)
+		}
+		var err error
+		e, err = appendTx(tx, e)
+		applied = err == nil
+		return err
+	})
+	if err != nil {
+		return Entry{}, false, wrap("ApplyOnce", err)
+	}
+	return e, applied, nil
+}
+
+// prepare fills in the ID and Time of an entry to be written.
+func prepare(e Entry) Entry {
 	if e.ID == "" {
 		e.ID = newID()
 	}
@@ -116,35 +172,34 @@ func (l *Ledger) Append(e Entry) (Entry, error) {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	err := l.db.Update(func(tx *bolt.Tx) error {
-		ledger, repeats, ids := tx.Bucket(bucketLedger), tx.Bucket(bucketRepeats), tx.Bucket(bucketIDs)
-		if ids.Get([]byte(e.ID)) != nil {
-			return fmt.Errorf("id %q is already in the ledger", e.ID)
-		}
-		seq, err := ledger.NextSequence()
-		if err != nil {
-			return err
-		}
-		e.Seq = seq
-		e.Repeat = ledger.Get([]byte(e.Key)) != nil
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if e.Repeat {
-			err = repeats.Put(binary.BigEndian.AppendUint64(nil, seq), b)
-		} else {
-			err = ledger.Put([]byte(e.Key), b)
-		}
-		if err != nil {
-			return err
-		}
-		return ids.Put([]byte(e.ID), b)
-	})
-	if err != nil {
-		return Entry{}, wrap("Append", err)
+	return e
+}
+
+// appendTx writes e in tx, setting Seq and Repeat.
+func appendTx(tx *bolt.Tx, e Entry) (Entry, error) {
+	ledger, repeats, ids := tx.Bucket(bucketLedger), tx.Bucket(bucketRepeats), tx.Bucket(bucketIDs)
+	if ids.Get([]byte(e.ID)) != nil {
+		return Entry{}, fmt.Errorf("id %q is already in the ledger", e.ID)
 	}
-	return e, nil
+	seq, err := ledger.NextSequence()
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Seq = seq
+	e.Repeat = ledger.Get([]byte(e.Key)) != nil
+	b, err := json.Marshal(e)
+	if err != nil {
+		return Entry{}, err
+	}
+	if e.Repeat {
+		err = repeats.Put(binary.BigEndian.AppendUint64(nil, seq), b)
+	} else {
+		err = ledger.Put([]byte(e.Key), b)
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	return e, ids.Put([]byte(e.ID), b)
 }
 
 // All returns every entry of the file, repeats included, in Seq order.

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -31,7 +31,9 @@ type service struct {
 	name     string
 	work     time.Duration
 	logger   *slog.Logger
-	ledger   *ledger.Ledger
+	ledger   *ledger.Ledger // nil with a shared ledger
+	shared   *ledger.Shared // nil without
+	once     bool           // -apply-once
 	store    *boltstore.Store
 	handler  http.Handler
 	draining atomic.Bool
@@ -46,18 +48,24 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 	if err := os.MkdirAll(cfg.data, 0o750); err != nil {
 		return nil, err
 	}
-	l, err := ledger.Open(filepath.Join(cfg.data, ledger.FileName))
-	if err != nil {
-		return nil, err
+	s := &service{
+		name: cfg.name, work: cfg.work, logger: logger, once: cfg.applyOnce,
+		rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed)),
+	}
+	if cfg.ledger != "" {
+		s.shared = ledger.NewShared(cfg.ledger)
+	} else {
+		l, err := ledger.Open(filepath.Join(cfg.data, ledger.FileName))
+		if err != nil {
+			return nil, err
+		}
+		s.ledger = l
 	}
 	store, err := boltstore.Open(filepath.Join(cfg.data, idempotencyFile), boltstore.WithReaper(time.Minute, 0))
 	if err != nil {
-		return nil, errors.Join(err, l.Close())
+		return nil, errors.Join(err, s.Close())
 	}
-	s := &service{
-		name: cfg.name, work: cfg.work, logger: logger, ledger: l, store: store,
-		rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed)),
-	}
+	s.store = store
 	idem, err := idempotency.New(idempotency.Config{
 		Name:       cfg.name,
 		Store:      store,
@@ -95,7 +103,46 @@ func (s *service) Handler() http.Handler { return s.handler }
 
 // Close closes the idempotency store and the ledger.
 func (s *service) Close() error {
-	return errors.Join(s.store.Close(), s.ledger.Close())
+	var errs []error
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	if s.ledger != nil {
+		errs = append(errs, s.ledger.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// apply records the charge e in the ledger: with -apply-once, only if its key
+// is not there yet (applied is then false and the first application is
+// returned).
+func (s *service) apply(ctx context.Context, e ledger.Entry) (ledger.Entry, bool, error) {
+	switch {
+	case s.shared != nil && s.once:
+		return s.shared.ApplyOnce(ctx, e)
+	case s.shared != nil:
+		e, err := s.shared.Append(ctx, e)
+		return e, err == nil, err
+	case s.once:
+		return s.ledger.ApplyOnce(e)
+	default:
+		e, err := s.ledger.Append(e)
+		return e, err == nil, err
+	}
+}
+
+func (s *service) byID(ctx context.Context, id string) (ledger.Entry, bool, error) {
+	if s.shared != nil {
+		return s.shared.ByID(ctx, id)
+	}
+	return s.ledger.ByID(id)
+}
+
+func (s *service) all(ctx context.Context) ([]ledger.Entry, error) {
+	if s.shared != nil {
+		return s.shared.All(ctx)
+	}
+	return s.ledger.All()
 }
 
 func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
@@ -127,13 +174,27 @@ func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 		problem(w, r, http.StatusServiceUnavailable, "the request was canceled before the charge was applied")
 		return
 	}
-	e, err := s.ledger.Append(ledger.Entry{
+	e, applied, err := s.apply(r.Context(), ledger.Entry{
 		Key: key, Amount: req.Amount, Currency: req.Currency, Customer: req.Customer, Replica: s.name,
 	})
 	if err != nil {
+		if r.Context().Err() != nil {
+			// Waiting for a shared ledger's lock: not applied.
+			problem(w, r, http.StatusServiceUnavailable, "the request was canceled before the charge was applied")
+			return
+		}
 		s.logger.ErrorContext(r.Context(), "ledger append failed", "err", err)
 		problem(w, r, http.StatusInternalServerError, "the charge could not be recorded")
 		return
+	}
+	if !applied {
+		// -apply-once: the key was applied before (by this replica or
+		// another); answer with that charge.
+		if e.Amount != req.Amount || e.Currency != req.Currency || e.Customer != req.Customer {
+			problem(w, r, http.StatusUnprocessableEntity, "the Idempotency-Key was used for another charge")
+			return
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	if e.Repeat {
 		s.logger.WarnContext(r.Context(), "charge applied again", "id", e.ID, "seq", e.Seq)
@@ -176,7 +237,7 @@ func (s *service) process(ctx context.Context) error {
 }
 
 func (s *service) getCharge(w http.ResponseWriter, r *http.Request) {
-	e, ok, err := s.ledger.ByID(r.PathValue("id"))
+	e, ok, err := s.byID(r.Context(), r.PathValue("id"))
 	switch {
 	case err != nil:
 		s.logger.ErrorContext(r.Context(), "ledger read failed", "err", err)
@@ -189,7 +250,7 @@ func (s *service) getCharge(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *service) getLedger(w http.ResponseWriter, r *http.Request) {
-	all, err := s.ledger.All()
+	all, err := s.all(r.Context())
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "ledger read failed", "err", err)
 		problem(w, r, http.StatusInternalServerError, "the ledger could not be read")

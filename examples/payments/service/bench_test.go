@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"log/slog"
@@ -74,3 +74,5 @@ func BenchmarkReplay(b *testing.B) {
 type atomicCounter struct{ v atomic.Int64 }
 
 func (c *atomicCounter) next() int64 { return c.v.Add(1) }
+
+const body1234 = `{"amount":1234,"currency":"EUR","customer":"c1"}`

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ type chargeRequest struct {
 	Customer string `json:"customer"`
 }
 
-// charge is the body of a 201 from POST /charges and of GET /charges/{id}.
-type charge struct {
+// Charge is the body of a 201 from POST /charges and of GET /charges/{id}.
+type Charge struct {
 	ID       string    `json:"id"`
 	Status   string    `json:"status"`
 	Replica  string    `json:"replica"`
@@ -32,8 +32,8 @@ type charge struct {
 	Created  time.Time `json:"created"`
 }
 
-func chargeOf(e ledger.Entry) charge {
-	return charge{
+func chargeOf(e ledger.Entry) Charge {
+	return Charge{
 		ID: e.ID, Status: "succeeded", Replica: e.Replica,
 		Amount: e.Amount, Currency: e.Currency, Customer: e.Customer, Created: e.Time,
 	}

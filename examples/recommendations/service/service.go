@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"cmp"
@@ -22,22 +22,22 @@ import (
 const (
 	// catalog is the number of items recommendations are drawn from.
 	catalog = 1000
-	// maxItems caps -items.
-	maxItems = 100
+	// MaxItems caps -items.
+	MaxItems = 100
 )
 
-// item is one recommendation.
-type item struct {
+// Item is one recommendation.
+type Item struct {
 	ID    string `json:"id"`
 	Score int    `json:"score"`
 }
 
-// recommendations is the body of a 200 from GET /recommendations.
-type recommendations struct {
+// Recommendations is the body of a 200 from GET /recommendations.
+type Recommendations struct {
 	User    string `json:"user"`
 	Version string `json:"version"`
 	Replica string `json:"replica"`
-	Items   []item `json:"items"`
+	Items   []Item `json:"items"`
 }
 
 // service is one recommendations replica. It is safe for concurrent use.
@@ -92,14 +92,14 @@ func (s *service) recommend(w http.ResponseWriter, r *http.Request) {
 		problem(w, r, http.StatusServiceUnavailable, "the request was canceled")
 		return
 	}
-	writeJSON(w, http.StatusOK, recommendations{
-		User: user, Version: s.version, Replica: s.name, Items: pick(user, s.version, s.items),
+	writeJSON(w, http.StatusOK, Recommendations{
+		User: user, Version: s.version, Replica: s.name, Items: Pick(user, s.version, s.items),
 	})
 }
 
-// pick returns n distinct items for user under version, highest score
+// Pick returns n distinct items for user under version, highest score
 // first: the same arguments always give the same items.
-func pick(user, version string, n int) []item {
+func Pick(user, version string, n int) []Item {
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, version)
 	_, _ = h.Write([]byte{0})
@@ -107,16 +107,16 @@ func pick(user, version string, n int) []item {
 	sum := h.Sum64()
 	rng := rand.New(rand.NewPCG(sum, sum^0x9e3779b97f4a7c15))
 	seen := make(map[int]bool, n)
-	items := make([]item, 0, n)
+	items := make([]Item, 0, n)
 	for len(items) < n {
 		i := rng.IntN(catalog)
 		if seen[i] {
 			continue
 		}
 		seen[i] = true
-		items = append(items, item{ID: fmt.Sprintf("item-%04d", i), Score: 1 + rng.IntN(100)})
+		items = append(items, Item{ID: fmt.Sprintf("item-%04d", i), Score: 1 + rng.IntN(100)})
 	}
-	slices.SortFunc(items, func(a, b item) int {
+	slices.SortFunc(items, func(a, b Item) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.ID, b.ID))
 	})
 	return items
