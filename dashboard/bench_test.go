@@ -59,7 +59,7 @@ func BenchmarkTick(b *testing.B) {
 	for b.Loop() {
 		tick := Tick{Time: time.Now(), Status: d.src.Status()}
 		tick.Points, _ = d.newPoints(last)
-		if err := s.event("snapshot", 0, tick); err != nil {
+		if err := s.event("snapshot", "", tick); err != nil {
 			b.Fatal(err)
 		}
 		s.buf.Reset()

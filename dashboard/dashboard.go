@@ -109,7 +109,6 @@ type Dashboard struct {
 	cfg    Config
 	mux    *http.ServeMux
 	assets *assets
-	now    func() time.Time
 
 	mu      sync.Mutex
 	streams int           // open streams
@@ -135,7 +134,6 @@ func New(src Source, cfg Config) (*Dashboard, error) {
 		src:    src,
 		cfg:    cfg,
 		assets: a,
-		now:    time.Now,
 		done:   make(chan struct{}),
 		idle:   make(chan struct{}),
 	}
@@ -226,7 +224,7 @@ type Snapshot struct {
 
 // snapshot reads the source.
 func (d *Dashboard) snapshot() Snapshot {
-	now := d.now()
+	now := time.Now()
 	evs, _ := d.src.Events(0)
 	s := Snapshot{
 		Title:      d.cfg.Title,

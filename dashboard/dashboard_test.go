@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -220,7 +221,12 @@ func TestAssetCaching(t *testing.T) {
 }
 
 func TestSnapshot(t *testing.T) {
-	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	synctest.Test(t, testSnapshot)
+}
+
+// testSnapshot runs in a bubble: its clock starts at 2000-01-01 00:00 UTC.
+func testSnapshot(t *testing.T) {
+	now := time.Now().UTC()
 	src := newFakeSource()
 	src.setStatus(testStatus(now.Add(-time.Hour)))
 	src.addPoints(testPoints(now, 400)...) // more than History
@@ -228,7 +234,6 @@ func TestSnapshot(t *testing.T) {
 	e2 := src.addEvent(gateway.Event{Time: now.Add(-time.Second), Kind: "reload", Detail: "configuration reloaded"})
 
 	d := MustNew(src, Config{History: 2 * time.Minute})
-	d.now = func() time.Time { return now }
 	resp := get(t, d, "/api/snapshot")
 	raw := resp.body
 	if resp.code != http.StatusOK || resp.header.Get("Content-Type") != "application/json" {

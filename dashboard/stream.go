@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keelhq/keel/gateway"
@@ -34,15 +35,15 @@ type stream struct {
 	buf bytes.Buffer
 }
 
-// event buffers one event; id 0 means none.
-func (s *stream) event(name string, id uint64, v any) error {
+// event buffers one event; an empty id means none.
+func (s *stream) event(name, id string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if id != 0 {
+	if id != "" {
 		s.buf.WriteString("id: ")
-		s.buf.WriteString(strconv.FormatUint(id, 10))
+		s.buf.WriteString(id)
 		s.buf.WriteByte('\n')
 	}
 	s.buf.WriteString("event: ")
@@ -87,22 +88,27 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	s := &stream{w: w, rc: http.NewResponseController(w)}
 
-	// A browser that reconnects sends the id of the last event it got.
-	seq, _ := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64)
-	if seq > 0 {
-		// A source that restarted numbers its events from 1 again.
-		if evs, _ := d.src.Events(0); len(evs) == 0 || evs[len(evs)-1].Seq < seq {
-			seq = 0
-		}
+	now := time.Now()
+	st := d.src.Status()
+	// Event ids are "<epoch>-<seq>": a source that restarted (a new
+	// Status.Started) numbers its events from 1 again.
+	epoch := "0"
+	if !st.Started.IsZero() {
+		epoch = strconv.FormatInt(st.Started.UnixNano(), 10)
+	}
+	// A browser that reconnects sends the id of the last event it got, and
+	// gets the events after it.
+	var seq uint64
+	if e, n, ok := strings.Cut(r.Header.Get("Last-Event-ID"), "-"); ok && e == epoch {
+		seq, _ = strconv.ParseUint(n, 10, 64)
 	}
 
 	s.buf.WriteString("retry: 2000\n\n") // reconnect after 2s
-	now := d.now()
-	last := now.Add(-d.cfg.History) // time of the newest point sent
-	tick := Tick{Time: now, Status: d.src.Status(), First: true,
+	last := now.Add(-d.cfg.History)      // time of the newest point sent
+	tick := Tick{Time: now, Status: st, First: true,
 		IntervalMS: d.cfg.Interval.Milliseconds(), HistoryMS: d.cfg.History.Milliseconds()}
 	tick.Points, last = d.newPoints(last)
-	if err := s.event("snapshot", 0, tick); err != nil {
+	if err := s.event("snapshot", "", tick); err != nil {
 		return
 	}
 
@@ -113,7 +119,7 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		evs, changed := d.src.Events(seq)
 		for _, e := range evs {
-			if err := s.event("timeline", e.Seq, e); err != nil {
+			if err := s.event("timeline", epoch+"-"+strconv.FormatUint(e.Seq, 10), e); err != nil {
 				return
 			}
 			seq = e.Seq
@@ -124,9 +130,9 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-changed:
 		case <-ticker.C:
-			tick = Tick{Time: d.now(), Status: d.src.Status()}
+			tick = Tick{Time: time.Now(), Status: d.src.Status()}
 			tick.Points, last = d.newPoints(last)
-			if err := s.event("snapshot", 0, tick); err != nil {
+			if err := s.event("snapshot", "", tick); err != nil {
 				return
 			}
 		case <-beat.C:

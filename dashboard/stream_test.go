@@ -97,8 +97,8 @@ func decodeEvent(t *testing.T, ev sseEvent) gateway.Event {
 	if err := json.Unmarshal([]byte(ev.Data), &e); err != nil {
 		t.Fatal(err)
 	}
-	if ev.ID != strconv.FormatUint(e.Seq, 10) {
-		t.Errorf("timeline event id %q, want its seq %d", ev.ID, e.Seq)
+	if _, seq, _ := strings.Cut(ev.ID, "-"); seq != strconv.FormatUint(e.Seq, 10) {
+		t.Errorf("timeline event id %q, want <epoch>-%d", ev.ID, e.Seq)
 	}
 	return e
 }
@@ -385,23 +385,27 @@ func TestStreamCadence(t *testing.T) {
 }
 
 // TestStreamLastEventID checks that a reconnecting browser gets only the
-// events it missed, unless the source restarted.
+// events it missed, unless the source restarted since.
 func TestStreamLastEventID(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		started := time.Now().Add(-time.Hour)
 		src := newFakeSource()
+		src.setStatus(gateway.Status{Started: started})
 		for _, k := range []string{"reload", "host_ejected", "breaker_open"} {
 			src.addEvent(gateway.Event{Kind: k})
 		}
 		d := MustNew(src, Config{})
+		epoch := strconv.FormatInt(started.UnixNano(), 10)
 		tests := []struct {
 			lastID string
 			want   []uint64
 		}{
 			{"", []uint64{1, 2, 3}},
-			{"1", []uint64{2, 3}},
-			{"3", nil},
-			{"7", []uint64{1, 2, 3}}, // the source restarted: its numbers are new
-			{"x", []uint64{1, 2, 3}},
+			{epoch + "-1", []uint64{2, 3}},
+			{epoch + "-3", nil},
+			{"12345-1", []uint64{1, 2, 3}}, // another gateway process: its numbers are new
+			{"1", []uint64{1, 2, 3}},
+			{epoch + "-x", []uint64{1, 2, 3}},
 		}
 		for _, tt := range tests {
 			w, stop := startStream(t, d, "Last-Event-ID", tt.lastID)
@@ -411,6 +415,9 @@ func TestStreamLastEventID(t *testing.T) {
 			var got []uint64
 			for _, ev := range evs[1:] {
 				got = append(got, decodeEvent(t, ev).Seq)
+				if !strings.HasPrefix(ev.ID, epoch+"-") {
+					t.Errorf("event id %q, want the epoch %s first", ev.ID, epoch)
+				}
 			}
 			if !cmp.Equal(got, tt.want) {
 				t.Errorf("Last-Event-ID %q: got events %v, want %v", tt.lastID, got, tt.want)
