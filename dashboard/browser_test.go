@@ -326,6 +326,17 @@ func TestBrowser(t *testing.T) {
 		t.Logf("narrow screenshot: %s", narrow)
 	}
 
+	// The feed ends (the gateway shuts down): the page says so.
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	defer scancel()
+	if err := d.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	const lost = `['reconnecting…', 'disconnected'].includes(document.getElementById('conn').textContent)`
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](lost, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("after Shutdown the page does not show the feed is lost: %v", err)
+	}
+
 	// Offline: every request went to the dashboard itself (or was data:).
 	blog.mu.Lock()
 	defer blog.mu.Unlock()

@@ -557,7 +557,15 @@
     });
     es.addEventListener('error', () => {
       probe.connected = false;
-      setConn(es.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting…', es.readyState === EventSource.CLOSED ? 'pill-down' : 'pill-wait');
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gives up after an answer other than 200 (a 503 when
+        // the gateway has too many streams or is shutting down): try again.
+        setConn('disconnected', 'pill-down');
+        es.close();
+        setTimeout(connect, 5000);
+        return;
+      }
+      setConn('reconnecting…', 'pill-wait');
     });
     es.addEventListener('snapshot', (m) => onTick(JSON.parse(m.data)));
     es.addEventListener('timeline', (m) => {
