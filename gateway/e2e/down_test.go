@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ routes:
 		r, d = timed("/other")
 		ra, err := strconv.Atoi(r.header.Get("Retry-After"))
 		if r.status != 503 || err != nil || ra < 1 || d > fast {
-			t.Errorf("unprotected GET %d: %d Retry-After=%q flag=%q after %v, want 503 with Retry-After in seconds within %v", i, r.status, r.header.Get("Retry-After"), r.header.Get("Keel-Flag"), d, fast)
+			t.Errorf("unprotected GET %d: %d Retry-After=%q %s after %v, want 503 with Retry-After in seconds within %v", i, r.status, r.header.Get("Retry-After"), strings.TrimSpace(r.body), d, fast)
 		}
 	}
 	// The episode went through every stage: one host is ejected (at most

@@ -20,8 +20,8 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	slow := startBackend(t, "slow", "127.0.0.1:0")
 	slower := startBackend(t, "slower", "127.0.0.1:0")
-	slow.control(t, behaviour{DelayMS: 300})
-	slower.control(t, behaviour{DelayMS: 1500})
+	slow.control(t, behavior{DelayMS: 300})
+	slower.control(t, behavior{DelayMS: 1500})
 	const drainDelay = 400 * time.Millisecond
 	g := startGateway(t, t.TempDir(), `listen: {address: "127.0.0.1:0", drain_delay: 400ms, drain_timeout: 5s}
 admin: {address: "127.0.0.1:0", token: secret}

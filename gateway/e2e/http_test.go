@@ -119,7 +119,7 @@ func (l *tally) add(r result, what string) {
 		if r.err != nil {
 			l.failures = append(l.failures, fmt.Sprintf("%s: %v", what, r.err))
 		} else {
-			l.failures = append(l.failures, fmt.Sprintf("%s: %d %s %s", what, r.status, r.header.Get("Keel-Flag"), strings.TrimSpace(r.body)))
+			l.failures = append(l.failures, fmt.Sprintf("%s: %d %s", what, r.status, strings.TrimSpace(r.body)))
 		}
 	}
 }
@@ -134,12 +134,6 @@ func (l *tally) failed() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.nFailed
-}
-
-func (l *tally) served(name string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.byBackend[name]
 }
 
 // openLoop sends GET url at rate per second until ctx ends or max

@@ -57,14 +57,14 @@ routes:
 
 	// Concurrent duplicates while the upstream is slow: one runs, the
 	// others wait for its answer (max_wait) and get it.
-	b.control(t, behaviour{DelayMS: 300})
+	b.control(t, behavior{DelayMS: 300})
 	var wg sync.WaitGroup
 	dup := make([]result, 5)
 	for i := range dup {
 		wg.Go(func() { dup[i] = post(g, "k2") })
 	}
 	wg.Wait()
-	b.control(t, behaviour{})
+	b.control(t, behavior{})
 	for i, r := range dup {
 		if r.status != 201 || r.body != dup[0].body {
 			t.Errorf("concurrent POST %d: %d %q, want 201 %q like the others", i, r.status, r.body, dup[0].body)
@@ -75,7 +75,7 @@ routes:
 	// retries: the upstream applied the charge once, and the retry gets
 	// that charge's answer, not a second charge and not an error frozen
 	// in the store.
-	b.control(t, behaviour{DelayMS: 500})
+	b.control(t, behavior{DelayMS: 500})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	r := send(ctx, c, "POST", g.url+"/charges", `{"amount": 1200}`, map[string]string{"Idempotency-Key": "k4", "Content-Type": "application/json"})
 	cancel()
@@ -83,7 +83,7 @@ routes:
 		t.Fatalf("POST with a 100ms deadline to a 500ms upstream: %d, want the client's timeout", r.status)
 	}
 	time.Sleep(700 * time.Millisecond) // the upstream has answered by now
-	b.control(t, behaviour{})
+	b.control(t, behavior{})
 	r = post(g, "k4")
 	if r.status != 201 || r.header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("retry after the client gave up: %d %s replayed=%q, want the stored 201 of the first try (replayed=true)", r.status, strings.TrimSpace(r.body), r.header.Get("Idempotent-Replayed"))

@@ -23,7 +23,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	keelBin = filepath.Join(dir, "keel")
 	backendBin = filepath.Join(dir, "testbackend")
 	for _, b := range []struct{ out, pkg string }{
@@ -41,7 +41,9 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 	}
+	stopSpawner := startSpawner()
 	code := m.Run()
+	stopSpawner()
 	if code == 0 {
 		if err := goleak.Find(
 			// Keep-alive connections of the tests' clients close a moment

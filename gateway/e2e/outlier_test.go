@@ -53,7 +53,7 @@ routes:
 	stop := runLoad(t, g.url+"/x", 2, &l)
 	defer stop()
 	time.Sleep(300 * time.Millisecond)
-	bad.control(t, behaviour{Status: 500})
+	bad.control(t, behavior{Status: 500})
 
 	ej := g.waitEvent(t, 5*time.Second, "host_ejected", bad.addr, "consecutive_5xx")
 	t.Logf("%s", ej)
@@ -90,7 +90,7 @@ func testLatencyEjection(t *testing.T) {
 	bs := startBackends(t, 3)
 	slow := bs[0]
 	for _, b := range bs {
-		b.control(t, behaviour{DelayMS: 10})
+		b.control(t, behavior{DelayMS: 10})
 	}
 	g := startGateway(t, t.TempDir(), header+`
 upstreams:
@@ -113,7 +113,7 @@ routes:
 	if evs := g.events(t); len(evs) > 3 {
 		t.Fatalf("events before any host slowed down: %v, want only the three host_added", evs)
 	}
-	slow.control(t, behaviour{DelayMS: 100})
+	slow.control(t, behavior{DelayMS: 100})
 	slowed := time.Now()
 	ej := g.waitEvent(t, 3*time.Second, "host_ejected", slow.addr, "latency")
 	t.Logf("%s, %v after the slowdown", ej, ej.Time.Sub(slowed).Round(time.Millisecond))
@@ -151,7 +151,7 @@ routes:
 	stop := runLoad(t, g.url+"/x", 2, &l)
 	defer stop()
 	time.Sleep(200 * time.Millisecond)
-	bad.control(t, behaviour{Status: 500})
+	bad.control(t, behavior{Status: 500})
 	opened := g.waitEvent(t, 5*time.Second, "breaker_open", bad.addr, "")
 	t.Logf("%s", opened)
 	if h, _ := g.status(t).host(bad.addr); h.Breaker != "open" && h.Breaker != "half_open" {
@@ -165,7 +165,7 @@ routes:
 			t.Errorf("the host got %d requests while its breaker was open", n)
 		}
 	}
-	bad.control(t, behaviour{}) // healthy again
+	bad.control(t, behavior{}) // healthy again
 	half := g.waitEvent(t, 5*time.Second, "breaker_half_open", bad.addr, "")
 	closed := g.waitEvent(t, 5*time.Second, "breaker_closed", bad.addr, "")
 	t.Logf("%s after %v; %s", half, half.Time.Sub(opened.Time).Round(time.Millisecond), closed)

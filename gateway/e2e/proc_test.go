@@ -92,7 +92,7 @@ func start(t *testing.T, name, bin string, args ...string) *process {
 	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0 exitcode=66")
 	p.cmd.WaitDelay = 5 * time.Second // bounds Wait if a pipe stays open
 	setParentDeathSignal(p.cmd)
-	if err := p.cmd.Start(); err != nil {
+	if err := startCmd(p.cmd); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() {
@@ -212,15 +212,15 @@ func startBackends(t *testing.T, n int) []*backend {
 	return bs
 }
 
-// behaviour is the body of a backend's POST /_control.
-type behaviour struct {
+// behavior is the body of a backend's POST /_control.
+type behavior struct {
 	Status      int `json:"status,omitempty"`
 	DelayMS     int `json:"delay_ms,omitempty"`
 	FailPercent int `json:"fail_percent,omitempty"`
 }
 
-// control changes the backend's behaviour.
-func (b *backend) control(t *testing.T, c behaviour) {
+// control changes the backend's behavior.
+func (b *backend) control(t *testing.T, c behavior) {
 	t.Helper()
 	body, _ := json.Marshal(c)
 	r := doReq(t, newClient(t), "POST", "http://"+b.addr+"/_control", string(body), nil)

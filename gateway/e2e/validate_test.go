@@ -31,7 +31,7 @@ func TestValidateGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command(keelBin, "validate", "-c", file) // a relative path, so the output does not depend on the checkout
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}     // and no variable the file could expand
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}      // and no variable the file could expand
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()

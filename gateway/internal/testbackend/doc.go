@@ -1,4 +1,4 @@
-// Command testbackend is a small HTTP server whose behaviour a test can
+// Command testbackend is a small HTTP server whose behavior a test can
 // change while it runs. The gateway's end-to-end tests start several of
 // them as real processes, put Keel in front, and then kill them, slow them
 // down or make them fail.
@@ -11,10 +11,10 @@
 //
 // Endpoints:
 //
-//	GET  /healthz    200 "ok", whatever the behaviour.
+//	GET  /healthz    200 "ok", whatever the behavior.
 //	POST /_control   JSON {"status": 500, "delay_ms": 100, "fail_percent": 0}
-//	                 sets the behaviour of every other endpoint and answers
-//	                 the new behaviour; GET /_control shows it, with the
+//	                 sets the behavior of every other endpoint and answers
+//	                 the new behavior; GET /_control shows it, with the
 //	                 number of requests served so far. status 0 means 200,
 //	                 delay_ms is waited before answering (the request's
 //	                 cancellation ends the wait), fail_percent of the

@@ -18,8 +18,8 @@ import (
 	"time"
 )
 
-// behaviour is what /_control sets.
-type behaviour struct {
+// behavior is what /_control sets.
+type behavior struct {
 	Status      int `json:"status"`
 	DelayMS     int `json:"delay_ms"`
 	FailPercent int `json:"fail_percent"`
@@ -31,7 +31,7 @@ type backend struct {
 	requests atomic.Int64
 
 	mu      sync.Mutex
-	b       behaviour
+	b       behavior
 	applied map[string]int
 	charges int
 }
@@ -84,10 +84,10 @@ func (be *backend) handler() http.Handler {
 		be.mu.Lock()
 		b := be.b
 		be.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"behaviour": b, "requests": be.requests.Load()})
+		writeJSON(w, http.StatusOK, map[string]any{"behavior": b, "requests": be.requests.Load()})
 	})
 	mux.HandleFunc("POST /_control", func(w http.ResponseWriter, r *http.Request) {
-		var b behaviour
+		var b behavior
 		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
