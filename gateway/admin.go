@@ -72,7 +72,9 @@ type adminRoute struct {
 
 // HandleAdmin adds a handler to the admin API (a dashboard, say), with the
 // patterns of http.ServeMux. It must be called before Start; the gateway's
-// own routes take precedence where patterns overlap equally.
+// own routes take precedence where patterns overlap equally. A handler with
+// a Shutdown(context.Context) error method is shut down with the gateway,
+// before the admin listener closes.
 func (g *Gateway) HandleAdmin(pattern string, h http.Handler) {
 	g.extra = append(g.extra, adminRoute{pattern: pattern, handler: h})
 }

@@ -366,6 +366,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.bg.Wait()
 	if g.admin != nil {
 		actx, cancel := context.WithTimeout(context.Background(), time.Second)
+		// Handlers added with HandleAdmin that hold long requests (a
+		// dashboard's event streams) end them first.
+		for _, x := range g.extra {
+			if s, ok := x.handler.(interface{ Shutdown(context.Context) error }); ok {
+				_ = s.Shutdown(actx)
+			}
+		}
 		if g.admin.Shutdown(actx) != nil {
 			_ = g.admin.Close() // event streams never go idle
 		}
