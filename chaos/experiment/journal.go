@@ -141,5 +141,6 @@ func (p ProbeRecord) ValueString() string {
 func (j *Journal) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(j)
 }

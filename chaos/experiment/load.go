@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"math/rand/v2"
@@ -121,12 +122,8 @@ func (l *load) one() {
 func (l *load) key() string {
 	var b [16]byte
 	l.mu.Lock()
-	for i := 0; i < len(b); i += 8 {
-		v := l.keys.Uint64()
-		for j := range 8 {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
+	binary.LittleEndian.PutUint64(b[:8], l.keys.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], l.keys.Uint64())
 	l.mu.Unlock()
 	return hex.EncodeToString(b[:])
 }

@@ -246,12 +246,13 @@ func (r *run) probe(ctx context.Context, phase string, step int) bool {
 		if ctx.Err() != nil {
 			continue // interrupted: not a finding
 		}
-		where := phase
-		if step >= 0 {
+		var where string
+		switch {
+		case step >= 0:
 			where = fmt.Sprintf("after step %d (%s)", step+1, r.journal.Steps[len(r.journal.Steps)-1].Name)
-		} else if phase == PhaseBefore {
+		case phase == PhaseBefore:
 			where = "before the method"
-		} else {
+		default:
 			where = "after the method"
 		}
 		v := fmt.Sprintf("%s %s: %g%s, want %s (%s)", p.Name, where, rec.Value, rec.Unit, rec.Threshold, rec.Detail)

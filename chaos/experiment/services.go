@@ -116,7 +116,7 @@ func (s *services) startAll(ctx context.Context) error {
 // startOne starts a service and waits until it is ready.
 func (s *services) startOne(ctx context.Context, name string) error {
 	svc := s.defs[name]
-	var out io.Writer = io.Discard
+	out := io.Writer(io.Discard)
 	if s.output != nil {
 		if w := s.output(name); w != nil {
 			out = w
@@ -148,10 +148,17 @@ func (s *services) waitReady(ctx context.Context, svc *Service, p process) error
 	defer tick.Stop()
 	var last string
 	for {
+		select {
+		case <-p.Done():
+			return fmt.Errorf("exited before it was ready (%s)", p.Exit())
+		default:
+		}
 		if status, err := get(ctx, s.client, svc.Ready); err == nil && status/100 == 2 {
 			return nil
 		} else if err != nil {
-			last = err.Error()
+			if ctx.Err() == nil {
+				last = err.Error()
+			}
 		} else {
 			last = fmt.Sprintf("status %d", status)
 		}
