@@ -149,10 +149,13 @@ func (w *walker) walk(path string, at, n *yaml.Node, t reflect.Type) {
 		if w.scalar(path, at, n, "true or false") && n.ShortTag() != "!!bool" {
 			w.fail(path, at, "must be true or false, got %s", kindName(n))
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if w.scalar(path, at, n, "an integer") && n.Decode(reflect.New(t).Interface()) != nil {
 			w.fail(path, at, "must be an integer, got %s", kindName(n))
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if w.scalar(path, at, n, "an integer") && n.Decode(reflect.New(t).Interface()) != nil {
+			w.fail(path, at, "must be an integer >= 0, got %s", kindName(n))
 		}
 	case reflect.Float32, reflect.Float64:
 		if w.scalar(path, at, n, "a number") && n.Decode(reflect.New(t).Interface()) != nil {
@@ -215,10 +218,7 @@ func (w *walker) structure(path string, at, n *yaml.Node, t reflect.Type) {
 	}
 	names, index := fields(t)
 	for i, k := range keys {
-		p := k.Value
-		if path != "" {
-			p = path + "." + k.Value
-		}
+		p := joinPath(path, k.Value)
 		idx, known := index[k.Value]
 		if !known && path == "" && strings.HasPrefix(k.Value, "x-") {
 			continue
@@ -243,7 +243,7 @@ func (w *walker) pairs(path string, at, n *yaml.Node) (keys, vals []*yaml.Node, 
 	add := func(k, v *yaml.Node, report bool) {
 		if j, dup := seen[k.Value]; dup {
 			if report {
-				w.fail(path+"."+k.Value, k, "duplicate key (first at line %d)", keys[j].Line)
+				w.fail(joinPath(path, k.Value), k, "duplicate key (first at line %d)", keys[j].Line)
 			}
 			return
 		}
@@ -381,6 +381,14 @@ func joinErrors(errs []*config.Error) error {
 		out[i] = e
 	}
 	return errors.Join(out...)
+}
+
+// joinPath appends a key to a path.
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // parentPath strips the last ".name" or "[i]" of a key path.
