@@ -108,7 +108,7 @@ func runExperimentRun(ctx context.Context, e *env, args []string) int {
 			return exitFailure
 		}
 		cfg.ServiceOutput = func(name string) io.Writer {
-			f, err := os.OpenFile(filepath.Join(*logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			f, err := os.OpenFile(filepath.Join(*logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // the operator's -logs directory and the file's own service names
 			if err != nil {
 				say(e.stderr, "keel experiment run: %v\n", err)
 				return nil

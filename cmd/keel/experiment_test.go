@@ -251,7 +251,7 @@ func copyWithFreePorts(t *testing.T, dir string) string {
 			}
 			return "127.0.0.1:" + ports[old]
 		})
-		if err := os.WriteFile(filepath.Join(out, filepath.Base(f)), []byte(s), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(out, filepath.Base(f)), []byte(s), 0o600); err != nil { //nolint:gosec // a temporary directory of the test's own
 			t.Fatal(err)
 		}
 	}
