@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -432,5 +433,7 @@ func (g *Gateway) observe(_ context.Context, e keel.Event) {
 		return
 	}
 	g.logger.LogAttrs(context.Background(), slog.LevelWarn, "breaker state changed", slog.String("breaker", e.Name), slog.String("from", e.From), slog.String("to", e.To))
-	g.events.add(Event{Time: e.Time, Kind: "breaker_" + e.To, Detail: e.Name + ": " + e.From + " → " + e.To})
+	// Host breakers are named "<upstream>/<host:port>" by the pool.
+	up, host, _ := strings.Cut(e.Name, "/")
+	g.events.add(Event{Time: e.Time, Kind: "breaker_" + e.To, Upstream: up, Host: host, Detail: e.Name + ": " + e.From + " → " + e.To})
 }

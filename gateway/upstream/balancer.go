@@ -109,7 +109,11 @@ func (pk *picker) cost(h *host, now int64) float64 {
 	if pk.kind == balLeastRequest {
 		return float64(h.active.Load())
 	}
-	return peakEWMACost(h.ewma(now, pk.tau), h.active.Load())
+	c := peakEWMACost(h.ewma(now, pk.tau), h.active.Load())
+	if now < h.penaltyUntil.Load() {
+		c += failurePenaltyCost
+	}
+	return c
 }
 
 func (pk *picker) eligible(hs []*host, p int, now int64, inPanic bool, tried, skip *mask, useTried bool) bool {

@@ -31,7 +31,7 @@ const (
 	DefaultIdleConnTimeout     = 90 * time.Second
 	DefaultEWMADecay           = 10 * time.Second
 	DefaultEWMADefaultRTT      = 30 * time.Millisecond
-	DefaultFailurePenalty      = 5 * time.Second
+	DefaultFailurePenalty      = time.Second
 
 	DefaultHealthInterval          = 5 * time.Second
 	DefaultHealthJitter            = 0.1
@@ -92,10 +92,12 @@ type Config struct {
 	EWMADecay time.Duration
 	// EWMADefaultRTT is the latency a new host starts with. Zero means 30ms.
 	EWMADefaultRTT time.Duration
-	// FailurePenalty is the latency that peak_ewma records for an attempt
-	// that ended in a connection error, a 429 or a 503, when the attempt was
-	// faster, so that a host failing fast does not attract traffic. Zero
-	// means 5s; negative turns the penalty off.
+	// FailurePenalty is how long peak_ewma avoids a host after an attempt
+	// to it ended in a connection error, a 429 or a 503, so that a host
+	// failing fast does not attract traffic. When it ends the host is tried
+	// again: a dead host is probed once per penalty until its
+	// consecutive-failure rule ejects it, and a revived host gets traffic
+	// back at once. Zero means 1s; negative turns the penalty off.
 	FailurePenalty time.Duration
 
 	// ConnectTimeout bounds dialing a host. Zero means 2s.

@@ -20,9 +20,10 @@
 //   - "peak_ewma" (the default): power of two choices on
 //     ewma_rtt × (active + 1), with Finagle's and Linkerd's peak EWMA: the
 //     time to response headers decays with time constant EWMADecay (10s),
-//     jumps at once to any higher value, starts at EWMADefaultRTT (30ms),
-//     and a connection error, 429 or 503 counts as at least FailurePenalty
-//     (5s), so a host that fails fast does not attract traffic.
+//     jumps at once to any higher value, starts at EWMADefaultRTT (30ms)
+//     (at zero after an ejection); after a connection error, 429 or 503 the
+//     host is avoided for FailurePenalty (1s), so a host that fails fast
+//     does not attract traffic, and then probed again.
 //   - "least_request": power of two choices on active requests (Envoy).
 //   - "round_robin".
 //

@@ -24,6 +24,9 @@ type host struct {
 
 	ewmaBits  atomic.Uint64 // float64 nanoseconds
 	ewmaStamp atomic.Int64  // pool nanos of the last EWMA update
+	// penaltyUntil is the pool nanos until which peak_ewma avoids the host
+	// after a connection failure, 429 or 503 (see Config.FailurePenalty).
+	penaltyUntil atomic.Int64
 
 	mu          sync.Mutex // guards the fields below; per host, never shared
 	cons5xx     int
@@ -81,6 +84,24 @@ func (h *host) observeLocked(now int64, rtt, tau float64) {
 	h.ewmaBits.Store(math.Float64bits(v))
 	h.ewmaStamp.Store(now)
 }
+
+// resetEWMA forgets the host's latency history when it is readmitted. The
+// value becomes zero, so that peak_ewma sends the host one request at once
+// (a zero cost wins every comparison) and then, while that request is
+// pending, none (Finagle's penalty for a pending host without a latency),
+// until its first answer gives it a real latency. Starting again from the
+// default latency instead would leave it unpicked for half a minute behind
+// faster hosts.
+func (h *host) resetEWMA(now int64) {
+	h.ewmaBits.Store(0)
+	h.ewmaStamp.Store(now)
+	h.penaltyUntil.Store(0)
+}
+
+// failurePenaltyCost is added to the cost of a host in its failure penalty:
+// more than any real cost, so that it loses every comparison with a host
+// that is not, but finite, so that two penalized hosts still compare.
+const failurePenaltyCost = 1e13 // ~2.8 hours in ns
 
 // peakEWMACost is Finagle's cost: ewma × (active + 1), or a large penalty
 // when the EWMA has decayed to nothing while requests are pending.

@@ -156,6 +156,7 @@ func (p *Pool) tryEjectLocked(evs []Event, hs []*host, h *host, reason string, n
 func (p *Pool) readmitLocked(evs []Event, h *host, now int64) []Event {
 	h.ejected = false
 	h.ejectedAt.Store(0)
+	h.resetEWMA(now)
 	h.mu.Lock()
 	h.cons5xx, h.consLocal = 0, 0
 	h.mu.Unlock()

@@ -350,13 +350,18 @@ func (p *Pool) record(h *host, res result, status int, lat time.Duration, now in
 	if res != resSuccess {
 		h.failures.Add(1)
 	}
-	rtt := float64(lat)
 	if p.penalty > 0 && (res == resLocal || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
-		rtt = max(rtt, p.penalty)
+		// A host that fails fast must not attract traffic: peak_ewma avoids
+		// it for the penalty, then tries it again, so that a dead host
+		// keeps being probed and reaches its consecutive-failure ejection,
+		// and a revived one is used again soon.
+		h.penaltyUntil.Store(now + int64(p.penalty))
 	}
 	reason := ""
 	h.mu.Lock()
-	h.observeLocked(now, rtt, p.pk.tau)
+	if res != resLocal { // a refused connection says nothing of latency
+		h.observeLocked(now, float64(lat), p.pk.tau)
+	}
 	h.ivRequests++
 	switch res {
 	case resSuccess:
