@@ -274,11 +274,16 @@ func (p *Persistence) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// statusClientClosedRequest is nginx's 499: the client went away before the
+// answer. It says nothing about the request, so it is never kept.
+const statusClientClosedRequest = 499
+
 // Stores reports whether a handler's response with status is stored (true)
-// or released (false). A panic is judged as status 0.
+// or released (false). A panic is judged as status 0. 408, 425, 429 and 499
+// (the client closed the request) are always released.
 func (p Persistence) Stores(status int) bool {
 	switch status {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests, statusClientClosedRequest:
 		return false
 	}
 	if p == StripeV1 {

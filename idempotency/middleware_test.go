@@ -201,7 +201,7 @@ func TestPersistence(t *testing.T) {
 	}{
 		{200, true, true}, {201, true, true}, {302, true, true},
 		{400, true, true}, {401, true, false}, {404, true, true}, {409, true, true}, {422, true, true},
-		{408, false, false}, {425, false, false}, {429, false, false},
+		{408, false, false}, {425, false, false}, {429, false, false}, {499, false, false},
 		{500, false, true}, {502, false, true}, {503, false, true},
 	}
 	for _, tt := range tests {
