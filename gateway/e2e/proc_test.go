@@ -86,8 +86,14 @@ type process struct {
 // start runs bin with args; the process is killed when the test ends.
 func start(t *testing.T, name, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, out: newOutput(), done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
+	return startProcess(t, name, exec.Command(bin, args...))
+}
+
+// startProcess runs cmd (say, one that enters a network namespace); the
+// process is killed when the test ends.
+func startProcess(t *testing.T, name string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{name: name, out: newOutput(), done: make(chan struct{}), cmd: cmd}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0 exitcode=66")
 	p.cmd.WaitDelay = 5 * time.Second // bounds Wait if a pipe stays open
