@@ -158,7 +158,15 @@ func (w *walker) walk(path string, at, n *yaml.Node, t reflect.Type) {
 			w.fail(path, at, "must be an integer >= 0, got %s", kindName(n))
 		}
 	case reflect.Float32, reflect.Float64:
-		if w.scalar(path, at, n, "a number") && n.Decode(reflect.New(t).Interface()) != nil {
+		if !w.scalar(path, at, n, "a number") {
+			return
+		}
+		// A fault's percent may be written "30%", as in the gateway's
+		// configuration; the admin API takes the number.
+		if strings.HasSuffix(path, ".percent") && strings.HasSuffix(n.Value, "%") {
+			n.Value, n.Tag, n.Style = strings.TrimSpace(strings.TrimSuffix(n.Value, "%")), "", 0
+		}
+		if n.Decode(reflect.New(t).Interface()) != nil {
 			w.fail(path, at, "must be a number, got %s", kindName(n))
 		}
 	}

@@ -83,7 +83,7 @@ steady_state:
     - {name: p99, type: latency, percentile: 99%, max: 250ms}
     - {name: ledger, type: http, url: "http://127.0.0.1:8080/ledger", expect_status: 200, expect_body_contains: ok, expect_json: {path: a.b, equals: [1, "two"]}}
 method:
-  - {type: fault, fault: {kind: error, status: 503, percent: 50, route: items, duration: 3s}}
+  - {type: fault, fault: {kind: error, status: 503, percent: 50%, route: items, duration: 3s}}
   - *wait
   - {type: kill, service: api, signal: TERM}
   - {type: restart, service: api}
