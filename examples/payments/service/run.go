@@ -57,7 +57,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("replica", cfg.name)
 	if err := run(ctx, cfg, stdout, logger); err != nil {
-		logger.Error("payments failed", "err", err)
+		logger.ErrorContext(ctx, "payments failed", "err", err)
 		return err
 	}
 	return nil

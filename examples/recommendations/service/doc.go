@@ -3,6 +3,6 @@
 // recommendations command is a thin wrapper around [Run], and `keel demo`
 // re-executes its own binary with a hidden subcommand that calls it.
 //
-// The flags, endpoints and behaviour are described in the documentation of
+// The flags, endpoints and behavior are described in the documentation of
 // the recommendations command (go doc github.com/keelhq/keel/examples/recommendations).
 package service

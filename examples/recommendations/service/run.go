@@ -53,7 +53,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("replica", cfg.name)
 	if err := run(ctx, cfg, stdout, logger); err != nil {
-		logger.Error("recommendations failed", "err", err)
+		logger.ErrorContext(ctx, "recommendations failed", "err", err)
 		return err
 	}
 	return nil

@@ -1,0 +1,10 @@
+package demo
+
+import "syscall"
+
+// sysProcAttr puts a child in its own process group, so that a Ctrl-C in the
+// terminal reaches only the demo (which then stops its children in order),
+// and has the kernel kill it if the demo dies.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
