@@ -39,6 +39,7 @@ func commands() []*command {
 		gatewayCommand(),
 		validateCommand(),
 		chaosCommand(),
+		demoCommand(),
 		experimentCommand(),
 		versionCommand(),
 	}
