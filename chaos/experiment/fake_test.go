@@ -34,11 +34,12 @@ type fakeWorld struct {
 	startErr map[string]error // the first start fails
 	againErr map[string]error // a restart fails
 	dieAt    map[string]bool  // services whose process exits at once
+	stubborn map[string]bool  // services whose process ignores SIGTERM
 	procs    []*fakeProc
 }
 
 func newFakeWorld() *fakeWorld {
-	return &fakeWorld{faults: map[string]int{}, proxies: map[string]bool{}, startErr: map[string]error{}, againErr: map[string]error{}, dieAt: map[string]bool{}}
+	return &fakeWorld{faults: map[string]int{}, proxies: map[string]bool{}, startErr: map[string]error{}, againErr: map[string]error{}, dieAt: map[string]bool{}, stubborn: map[string]bool{}}
 }
 
 func (w *fakeWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -197,9 +198,10 @@ func (p *fakeProc) Exit() string          { <-p.done; return p.exit }
 func (p *fakeProc) Signal(sig syscall.Signal) error {
 	p.w.mu.Lock()
 	p.w.signals = append(p.w.signals, fmt.Sprintf("%s %s", p.name, signalName(sig)))
+	stubborn := p.w.stubborn[p.name]
 	p.w.mu.Unlock()
-	switch sig {
-	case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT:
+	switch {
+	case sig == syscall.SIGKILL, !stubborn && (sig == syscall.SIGTERM || sig == syscall.SIGINT):
 		p.once.Do(func() {
 			p.exit = "signal: " + signalName(sig)
 			close(p.done)

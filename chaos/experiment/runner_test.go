@@ -277,3 +277,29 @@ func TestReadyTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestStopEscalates: a service that ignores SIGTERM is killed after its
+// stop timeout.
+func TestStopEscalates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newFakeWorld()
+		w.stubborn["b"] = true
+		x := baseExperiment()
+		x.Services[1].StopTimeout = Duration(2 * time.Second)
+		start := time.Now()
+		j, err := newTestRunner(t, w, x).Run(t.Context())
+		if err != nil || !j.Held {
+			t.Fatalf("Run: %v, held %t", err, j.Held)
+		}
+		wantSignals := []string{"a SIGKILL", "b SIGTERM", "b SIGCONT", "b SIGKILL", "a SIGTERM", "a SIGCONT"}
+		if diff := cmp.Diff(wantSignals, w.signals); diff != "" {
+			t.Errorf("signals (-want +got):\n%s", diff)
+		}
+		if r := w.running(); len(r) != 0 {
+			t.Errorf("still running after the run: %v", r)
+		}
+		if took := time.Since(start); took != 5*time.Second {
+			t.Errorf("the run took %v, want 5s (3s of run, 2s waiting for b)", took)
+		}
+	})
+}

@@ -237,7 +237,13 @@ func (s *services) stopOne(name string) {
 	case <-t.C:
 		s.log.Warn("experiment: service did not stop after SIGTERM; killing it", slog.String("service", name))
 		_ = p.Signal(syscall.SIGKILL)
-		<-p.Done()
+		t.Reset(time.Duration(DefaultStopTimeout))
+		select {
+		case <-p.Done():
+		case <-t.C:
+			s.log.Error("experiment: service still runs after SIGKILL; leaving it", slog.String("service", name), slog.Int("pid", p.PID()))
+			return
+		}
 	}
 	s.log.Info("experiment: service stopped", slog.String("service", name), slog.String("exit", p.Exit()))
 }
