@@ -404,7 +404,7 @@ cpu_busy() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }
 
 # measure ROUND NAME: one round of contender NAME; appends a line to $results.
 measure() {
-	local round="$1" c="$2" url t0 t1 b0 b1 w0 w1 f="$tmp/$2-$1"
+	local round="$1" c="$2" url t0 t1 b0 b1 w0 w1 l0 l1 f="$tmp/$2-$1"
 	if [ "$c" = direct ]; then
 		url="http://127.0.0.1:${backend_ports[0]}/"
 		proxy_pid=""
@@ -437,21 +437,25 @@ measure() {
 	fi
 
 	log "round $round, $c: fixed rate, loadgen -rate $rate -duration $duration -connections $lg_conns"
+	l0=0 l1=0
+	[ -n "$proxy_pid" ] && l0="$(cpu_ticks "$proxy_pid")"
 	"${prio[@]}" taskset -c "$client_cpu" "$tmp/bin/loadgen" -rate "$rate" -duration "$duration" \
 		-connections "$lg_conns" -url "$url" >"$f.json"
+	[ -n "$proxy_pid" ] && l1="$(cpu_ticks "$proxy_pid")"
 
 	if [ -n "$proxy_pid" ]; then
 		stop "$proxy_pid"
 		forget "$proxy_pid"
 	fi
 	# The columns are named in the header of the raw file (end of the script).
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$round" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$round" \
 		"$wrk_n" "$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.3f", b - a }')" "$wrk_rps" "$wrk_err" \
 		"$((t1 - t0))" "$((b1 - b0))" \
 		"$(json_num "$f.json" p50_us)" "$(json_num "$f.json" p99_us)" \
 		"$(json_num "$f.json" errors)" "$(json_num "$f.json" unsent)" \
 		"$([ -n "$proxy_pid" ] && echo 1 || echo 0)" \
-		"$(json_num "$f.json" send_lag_p50_us)" "$(json_num "$f.json" send_lag_p99_us)" >>"$results"
+		"$(json_num "$f.json" send_lag_p50_us)" "$(json_num "$f.json" send_lag_p99_us)" \
+		"$((l1 - l0))" "$(($(json_num "$f.json" ok) + $(json_num "$f.json" errors)))" >>"$results"
 }
 
 log "CPU split: proxy on CPU $proxy_cpu; wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus"
@@ -481,7 +485,7 @@ versions() {
 
 # table: the markdown table of medians over the rounds, from $results.
 table() {
-	awk -F'\t' -v tck="$clk_tck" -v rounds="$rounds" '
+	awk -F'\t' -v tck="$clk_tck" -v rate="$rate" '
 		function name(c) {
 			if (c == "reverseproxy") return "httputil.ReverseProxy"
 			if (c == "haproxy") return "HAProxy"
@@ -509,6 +513,7 @@ table() {
 			k = ++n[c]
 			rps[c, k] = $5; err[c] += $6 + $11 + $12; proxied[c] = $13
 			cpu[c, k] = $7 / tck * 1e6 / $3   # µs per request
+			fixed[c, k] = $17 > 0 ? $16 / tck * 1e6 / $17 : 0
 			util[c, k] = 100 * $7 / tck / $4  # % of one CPU during the wrk run
 			other[c, k] = 100 * ($8 - $7) / tck / $4
 			p50[c, k] = $9; p99[c, k] = $10
@@ -517,17 +522,18 @@ table() {
 			base = ("reverseproxy" in n) ? median(cpu, "reverseproxy") : 0
 			d50 = ("direct" in n) ? median(p50, "direct") : ""
 			d99 = ("direct" in n) ? median(p99, "direct") : ""
-			print "| Contender | req/s at saturation | proxy CPU | others on CPU 1 | CPU µs/req | × httputil | p50 µs | p99 µs | added p50 µs | added p99 µs | errors |"
-			print "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+			printf "| Contender | req/s at saturation | proxy CPU | others on CPU 1 | CPU µs/req | × httputil | CPU µs/req at %s/s | p50 µs | p99 µs | added p50 µs | added p99 µs | errors |\n", rate
+			print "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 			for (i = 1; i <= m; i++) {
 				c = order[i]
 				p = proxied[c]
 				ratio = (p && base > 0) ? sprintf("%.2f", median(cpu, c) / base) : "—"
 				add50 = (d50 != "" && p) ? sprintf("%+.0f", median(p50, c) - d50) : "—"
 				add99 = (d99 != "" && p) ? sprintf("%+.0f", median(p99, c) - d99) : "—"
-				printf "| %s | %.0f | %s | %.0f%% | %s | %s | %.0f | %s | %s | %s | %d |\n", name(c), median(rps, c),
+				printf "| %s | %.0f | %s | %.0f%% | %s | %s | %s | %.0f | %s | %s | %s | %d |\n", name(c), median(rps, c),
 					p ? sprintf("%.0f%%", median(util, c)) : "—", median(other, c),
-					p ? med("%.1f", cpu, c) : "—", ratio, median(p50, c), med("%.0f", p99, c), add50, add99, err[c]
+					p ? med("%.1f", cpu, c) : "—", ratio, p ? med("%.1f", fixed, c) : "—",
+					median(p50, c), med("%.0f", p99, c), add50, add99, err[c]
 			}
 			if (!("keel" in n)) exit
 			keel = median(cpu, "keel")
@@ -548,9 +554,13 @@ report() {
 		"$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || echo 'unknown CPU');" \
 		"load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 	echo "$(versions)."
+	if [ -z "$keel_skip" ] && [[ " $contenders " == *" keel "* ]]; then
+		echo "Keel built from $(git -C "$repo" describe --always --dirty 2>/dev/null || echo 'an unknown commit') of $repo."
+	fi
 	echo "Proxy alone on CPU $proxy_cpu (Go: GOMAXPROCS=1; nginx: 1 worker; HAProxy: 1 thread);" \
 		"wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus."
 	echo "Saturation: wrk -t1 -c$conns -d$duration after a $warmup warm-up; CPU = utime+stime of the proxy's processes."
+	echo "Fixed rate: the proxy's CPU time per request is measured during the loadgen run too."
 	echo "Fixed rate: loadgen -rate $rate -duration $duration -connections $lg_conns; latency from the scheduled send."
 	if [ -n "${NICE:-}" ]; then
 		echo "Every process of the benchmark ran under nice -n $NICE."
@@ -569,7 +579,7 @@ report() {
 mkdir -p "$(dirname "$out")"
 report | tee "$out"
 {
-	printf '# contender\tround\twrk requests\tsampled seconds\treq/s\twrk errors\tproxy ticks\tCPU %s busy ticks\tp50 µs\tp99 µs\tloadgen errors\tunsent\tproxied\tsend lag p50 µs\tsend lag p99 µs\n' "$proxy_cpu"
+	printf '# contender\tround\twrk requests\tsampled seconds\treq/s\twrk errors\tproxy ticks\tCPU %s busy ticks\tp50 µs\tp99 µs\tloadgen errors\tunsent\tproxied\tsend lag p50 µs\tsend lag p99 µs\tproxy ticks at fixed rate\tloadgen requests\n' "$proxy_cpu"
 	cat "$results"
 } >"${out%.md}.tsv"
 log "results written to $out, raw rows (clock ticks of 1/$clk_tck s) to ${out%.md}.tsv"
