@@ -560,8 +560,8 @@ report() {
 	echo "Proxy alone on CPU $proxy_cpu (Go: GOMAXPROCS=1; nginx: 1 worker; HAProxy: 1 thread);" \
 		"wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus."
 	echo "Saturation: wrk -t1 -c$conns -d$duration after a $warmup warm-up; CPU = utime+stime of the proxy's processes."
-	echo "Fixed rate: the proxy's CPU time per request is measured during the loadgen run too."
-	echo "Fixed rate: loadgen -rate $rate -duration $duration -connections $lg_conns; latency from the scheduled send."
+	echo "Fixed rate: loadgen -rate $rate -duration $duration -connections $lg_conns; latency from the scheduled send;" \
+		"the proxy's CPU is sampled over this run too."
 	if [ -n "${NICE:-}" ]; then
 		echo "Every process of the benchmark ran under nice -n $NICE."
 	fi
