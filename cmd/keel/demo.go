@@ -78,6 +78,10 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		plain.NoResilience = true
 		v, err := demo.Run(ctx, plain)
 		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				say(e.stdout, "\nVerdict of the interrupted run (seed %d):\n\n", v.Seed)
+				_ = demo.WriteTable(e.stdout, v)
+			}
 			say(e.stderr, "keel demo: %v\n", err)
 			return exitFailure
 		}

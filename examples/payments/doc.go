@@ -7,6 +7,9 @@
 // before the client gets its answer, so that the demo can check, after killing
 // replicas, that no acknowledged charge was lost and none was applied twice.
 //
+// The server code is package service ([service.Run]), so that other programs
+// can run a replica in-process; this command is a thin wrapper around it.
+//
 // Usage:
 //
 //	payments -addr 127.0.0.1:0 -name payments-1 -data /var/lib/payments-1 -work 10ms

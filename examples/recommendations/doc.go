@@ -3,6 +3,9 @@
 // gateway. It is what the gateway degrades gracefully: when it is slow or
 // down, a fallback or a stale cached response is good enough.
 //
+// The server code is package service ([service.Run]), so that other programs
+// can run a replica in-process; this command is a thin wrapper around it.
+//
 // Usage:
 //
 //	recommendations -addr 127.0.0.1:0 -name recommendations-1 -delay 5ms -version v1

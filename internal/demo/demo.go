@@ -195,11 +195,15 @@ func (r *runner) run(ctx context.Context) (v Verdict, err error) {
 	}
 	runCtx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
 	defer cancel()
+	loadStart := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(runCtx) })
 	wg.Go(func() { r.chaos(runCtx) })
 	wg.Go(func() { r.status(runCtx, l) })
 	wg.Wait()
+	if ctx.Err() != nil { // interrupted: the verdict covers what ran
+		v.Duration = time.Since(loadStart).Round(time.Second)
+	}
 	if r.cfg.Live {
 		say(r.cfg.Out, "\n")
 	}

@@ -1,5 +1,6 @@
 // Package ledger is the durable record of the charges the payments example
-// applied: one bbolt file per replica, written with an fsync before the
+// applied: a bbolt file per replica (or one shared by every replica, see
+// [Shared]), written with an fsync before the
 // replica answers, and readable by other programs after the replica stopped,
 // including after it was killed with SIGKILL.
 //

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,4 +55,30 @@ func Example() {
 	// applied 2 times: key-1 on payments-1 and payments-2
 	// lost: [key-2]
 	// applied, never acknowledged: 1
+}
+
+// ExampleShared shows two replicas sharing one ledger file: a charge retried
+// on the second replica after the first applied it is answered with the
+// original charge, not applied again.
+func ExampleShared() {
+	dir, err := os.MkdirTemp("", "ledger-example")
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	path := filepath.Join(dir, ledger.FileName)
+	replica1, replica2 := ledger.NewShared(path), ledger.NewShared(path)
+	ctx := context.Background()
+
+	first, applied, err := replica1.ApplyOnce(ctx, ledger.Entry{Key: "k-1", ID: "ch_1", Amount: 1234, Currency: "EUR", Customer: "c1", Replica: "payments-1"})
+	fmt.Println(first.ID, first.Replica, applied, err)
+	retry, applied, err := replica2.ApplyOnce(ctx, ledger.Entry{Key: "k-1", ID: "ch_2", Amount: 1234, Currency: "EUR", Customer: "c1", Replica: "payments-2"})
+	fmt.Println(retry.ID, retry.Replica, applied, err)
+
+	entries, _ := ledger.ReadFile(path)
+	fmt.Println(len(entries), ledger.Audit(entries, []string{"k-1"}).OK())
+	// Output:
+	// ch_1 payments-1 true <nil>
+	// ch_1 payments-1 false <nil>
+	// 1 true
 }

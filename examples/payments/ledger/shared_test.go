@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -132,4 +133,34 @@ func holdLock(t *testing.T, path string) (release func()) {
 		t.Fatal(err)
 	}
 	return func() { _ = f.Close() }
+}
+
+// BenchmarkSharedApplyOnce is one charge on a shared ledger: the lock, an
+// open of the bbolt file, one synced commit and the close.
+func BenchmarkSharedApplyOnce(b *testing.B) {
+	s := ledger.NewShared(filepath.Join(b.TempDir(), ledger.FileName))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := s.ApplyOnce(ctx, ledger.Entry{Key: fmt.Sprint("k", i), Amount: 1, Currency: "EUR", Customer: "c"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSharedApplyOnceParallel is the same from several goroutines, each
+// with its own Shared (as separate processes would be).
+func BenchmarkSharedApplyOnceParallel(b *testing.B) {
+	path := filepath.Join(b.TempDir(), ledger.FileName)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		s := ledger.NewShared(path)
+		for pb.Next() {
+			if _, _, err := s.ApplyOnce(context.Background(), ledger.Entry{Key: fmt.Sprint("k", n.Add(1)), Amount: 1, Currency: "EUR", Customer: "c"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
