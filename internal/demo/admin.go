@@ -154,8 +154,19 @@ func sumCounters(r io.Reader, names ...string) (map[string]float64, error) {
 			if !strings.HasPrefix(line, n) || len(line) == len(n) || (line[len(n)] != '{' && line[len(n)] != ' ') {
 				continue
 			}
-			i := strings.LastIndexByte(line, ' ')
-			v, err := strconv.ParseFloat(line[i+1:], 64)
+			rest := line[len(n):]
+			if rest[0] == '{' { // labels; a value may hold '}' only inside quotes, which the gateway's never do
+				j := strings.LastIndexByte(rest, '}')
+				if j < 0 {
+					return nil, fmt.Errorf("metric line %q: unterminated labels", line)
+				}
+				rest = rest[j+1:]
+			}
+			f := strings.Fields(rest) // value, then an optional timestamp
+			if len(f) == 0 {
+				return nil, fmt.Errorf("metric line %q: no value", line)
+			}
+			v, err := strconv.ParseFloat(f[0], 64)
 			if err != nil {
 				return nil, fmt.Errorf("metric line %q: %w", line, err)
 			}

@@ -576,6 +576,9 @@ func (r *runner) status(ctx context.Context, l *load) {
 			open = strconv.Itoa(st.openBreakers())
 		}
 		cancel()
+		if ctx.Err() != nil {
+			return // the run ended during this tick
+		}
 		last, _ := r.lastAction.Load().(string)
 		line := fmt.Sprintf("%3.0fs  requests %d  charges ok %s p99 %s  recs ok %s p99 %s  payments up %d/%d  recs up %d/%d  breakers open %s  %s",
 			time.Since(start).Seconds(), cn+rn, pct(rate(cok, cn)), msOrDash(cp99), pct(rate(rok, rn)), msOrDash(rp99),

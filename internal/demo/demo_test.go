@@ -141,7 +141,7 @@ func TestSumCounters(t *testing.T) {
 keel_retries_total{keel_name="charges",keel_policy="retry"} 12
 keel_retries_total{keel_name="recommendations",keel_policy="retry"} 30
 keel_retries_total_other{keel_name="x"} 1000
-keel_hedge_sent_total{keel_name="recommendations"} 7
+keel_hedge_sent_total{keel_name="recommendations"} 7 1700000000000
 keel_hedge_sent_total_created 5
 `
 	got, err := sumCounters(strings.NewReader(text), "keel_retries_total", "keel_hedge_sent_total", "keel_missing_total")
