@@ -671,3 +671,26 @@ func TestRouteTargeting(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestHostTargeting: a fault with a Host fires only for requests to that
+// host, and never in the policy.
+func TestHostTargeting(t *testing.T) {
+	in := MustNew(Config{Seed: 1, Faults: []Fault{{ID: "h", Kind: KindError, Status: 503, Host: "10.0.0.2:8080"}}})
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
+	})
+	tr := in.Transport(base)
+	for host, want := range map[string]int{"10.0.0.2:8080": 503, "10.0.0.1:8080": 200} {
+		resp, err := tr.RoundTrip(httptest.NewRequest(http.MethodGet, "http://"+host+"/", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("transport to %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+	if err := in.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
+		t.Errorf("policy: %v, want no fault (it sees no host)", err)
+	}
+}

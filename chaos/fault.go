@@ -72,6 +72,10 @@ type Fault struct {
 	// with it. Faults with a PathPrefix or Headers never match in the policy,
 	// which sees no request.
 	PathPrefix string `json:"path_prefix,omitempty" yaml:"path_prefix,omitempty"`
+	// Host restricts the fault to HTTP requests to this host ("host:port",
+	// as in the URL the transport sends to, or the Host the middleware
+	// receives): in a gateway, one replica of an upstream.
+	Host string `json:"host,omitempty" yaml:"host,omitempty"`
 	// Route restricts the fault to requests whose context names this route
 	// (WithRoute): a gateway marks each request with the name of the route
 	// it matched, so a fault can target one route. Unlike PathPrefix it also

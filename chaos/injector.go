@@ -418,9 +418,10 @@ const (
 )
 
 // decide draws the faults for one request. path and h are "" and nil for
-// the policy; route is the request's route (WithRoute), or "". It reports
+// the policy, and so is host, the request's host:port; the route comes from
+// ctx (WithRoute). It reports
 // false, having drawn nothing, when no fault applies.
-func (in *Injector) decide(ctx context.Context, path string, h map[string][]string, sc scope, p *plan) bool {
+func (in *Injector) decide(ctx context.Context, host, path string, h map[string][]string, sc scope, p *plan) bool {
 	snap := *in.faults.Load()
 	if len(snap) == 0 && (!in.headers || h == nil) {
 		return false
@@ -437,7 +438,10 @@ func (in *Injector) decide(ctx context.Context, path string, h map[string][]stri
 				continue
 			}
 		}
-		if sc == scopeOp && (f.PathPrefix != "" || len(f.Headers) > 0 || f.Kind == KindBandwidth) {
+		if sc == scopeOp && (f.PathPrefix != "" || f.Host != "" || len(f.Headers) > 0 || f.Kind == KindBandwidth) {
+			continue
+		}
+		if f.Host != "" && f.Host != host {
 			continue
 		}
 		if f.PathPrefix != "" && !strings.HasPrefix(path, f.PathPrefix) {

@@ -30,7 +30,7 @@ import (
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p plan
-		if !in.decide(r.Context(), r.URL.Path, r.Header, scopeHTTP, &p) || !in.start(r.Context(), &p) {
+		if !in.decide(r.Context(), r.Host, r.URL.Path, r.Header, scopeHTTP, &p) || !in.start(r.Context(), &p) {
 			next.ServeHTTP(w, r)
 			return
 		}

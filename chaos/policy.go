@@ -30,7 +30,7 @@ func (in *Injector) Do(ctx context.Context, op func(context.Context) error) erro
 
 func (in *Injector) run(ctx context.Context, next keel.Handler, op func(context.Context) error) error {
 	var p plan
-	if !in.decide(ctx, "", nil, scopeOp, &p) || !in.start(ctx, &p) {
+	if !in.decide(ctx, "", "", nil, scopeOp, &p) || !in.start(ctx, &p) {
 		return call(ctx, next, op)
 	}
 	defer in.end()

@@ -41,7 +41,7 @@ func (in *Injector) Transport(base http.RoundTripper) *Transport {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var p plan
 	ctx := req.Context()
-	if !t.in.decide(ctx, req.URL.Path, req.Header, scopeHTTP, &p) || !t.in.start(ctx, &p) {
+	if !t.in.decide(ctx, req.URL.Host, req.URL.Path, req.Header, scopeHTTP, &p) || !t.in.start(ctx, &p) {
 		return t.base.RoundTrip(req)
 	}
 	ended := false

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/keelhq/keel/chaos"
 	"github.com/keelhq/keel/gateway/config"
@@ -27,7 +28,58 @@ func (g *Gateway) setupChaos(cfg *config.Config) error {
 	}
 	g.chaos = in
 	g.adminFaults = make(map[string]chaos.Fault)
+	g.knownFaults = make(map[string]chaos.Fault)
+	for _, f := range in.List() {
+		g.knownFaults[f.ID] = f
+	}
 	return nil
+}
+
+// watchFaults puts on the timeline the faults that appear or vanish
+// without an admin call: those that expire (Fault.Duration) and those a
+// reload adds or drops. It runs until Shutdown.
+func (g *Gateway) watchFaults() {
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-g.closing:
+				return
+			case <-tick.C:
+				g.syncFaults()
+			}
+		}
+	}()
+}
+
+// syncFaults compares the injector's faults with the known ones and records
+// the difference as events.
+func (g *Gateway) syncFaults() {
+	cur := g.chaos.List()
+	g.mu.Lock()
+	seen := make(map[string]bool, len(cur))
+	var evs []Event
+	for _, f := range cur {
+		seen[f.ID] = true
+		if _, ok := g.knownFaults[f.ID]; !ok {
+			g.knownFaults[f.ID] = f
+			evs = append(evs, Event{Kind: "fault_added", Host: f.Host, Detail: faultDetail(f)})
+		}
+	}
+	for id := range g.knownFaults {
+		if !seen[id] {
+			delete(g.knownFaults, id)
+			delete(g.adminFaults, id)
+			evs = append(evs, Event{Kind: "fault_removed", Detail: id + " ended"})
+		}
+	}
+	g.mu.Unlock()
+	for _, e := range evs {
+		g.events.add(e)
+	}
 }
 
 func configFaults(c *config.Chaos) []chaos.Fault {
@@ -81,13 +133,14 @@ func (g *Gateway) postFault(w http.ResponseWriter, r *http.Request) {
 	added, err := g.chaos.Add(f)
 	if err == nil {
 		g.adminFaults[added.ID] = added
+		g.knownFaults[added.ID] = added
 	}
 	g.mu.Unlock()
 	if err != nil {
 		writeAdminError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	g.events.add(Event{Kind: "fault_added", Detail: faultDetail(added)})
+	g.events.add(Event{Kind: "fault_added", Host: added.Host, Detail: faultDetail(added)})
 	g.logger.InfoContext(r.Context(), "fault added", slog.String("fault", added.ID), slog.String("kind", string(added.Kind)), slog.String("route", added.Route))
 	writeJSON(w, http.StatusCreated, added)
 }
@@ -97,6 +150,7 @@ func (g *Gateway) deleteFault(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	ok := g.chaos.Remove(id)
 	delete(g.adminFaults, id)
+	delete(g.knownFaults, id)
 	g.mu.Unlock()
 	if !ok {
 		writeAdminError(w, http.StatusNotFound, "no fault "+id)
@@ -110,6 +164,7 @@ func (g *Gateway) deleteFaults(w http.ResponseWriter, _ *http.Request) {
 	g.mu.Lock()
 	err := g.chaos.Replace(nil)
 	clear(g.adminFaults)
+	clear(g.knownFaults)
 	g.mu.Unlock()
 	if err != nil {
 		writeAdminError(w, http.StatusInternalServerError, err.Error())
@@ -134,13 +189,20 @@ func faultDetail(f chaos.Fault) string {
 	} else {
 		d += " on all"
 	}
-	if f.Route != "" {
+	switch {
+	case f.Host != "" && f.Route != "":
+		d += " route " + f.Route + " to " + f.Host
+	case f.Host != "":
+		d += " requests to " + f.Host
+	case f.Route != "":
 		d += " route " + f.Route
-	} else {
+	default:
 		d += " requests"
 	}
 	if f.Duration > 0 {
 		d += " for " + f.Duration.String()
+	} else if !f.Until.IsZero() {
+		d += " for " + time.Until(f.Until).Round(100*time.Millisecond).String()
 	}
 	return d
 }

@@ -63,3 +63,42 @@ chaos:
 		t.Errorf("events lack the fault window: %s", ev)
 	}
 }
+
+// TestFaultOnOneHost: a fault aimed at one replica is injected after the
+// pool chose that host, so the host's breaker opens on it and the retries
+// take the other replica; a fault that expires by itself closes its window
+// on the timeline.
+func TestFaultOnOneHost(t *testing.T) {
+	a := newBackend(t, text(200, "a"))
+	b := newBackend(t, text(200, "b"))
+	g := startGateway(t, "upstreams:\n"+upstreamYAML("app", "    balancer: round_robin\n    outlier: {disabled: true}\n    breaker: {minimum_calls: 4, window: 10, open_duration: 1m}\n", a.addr(), b.addr())+`
+routes:
+  - {name: app, upstream: app, retry: {attempts: 2, backoff: 1ms, budget: 100%}}
+`, nil)
+	auth := map[string]string{"Authorization": "Bearer secret"}
+	body := `{"id":"bad-a","kind":"error","status":503,"host":"` + a.addr() + `","duration":"700ms"}`
+	if r := do(t, http.DefaultClient, http.MethodPost, g.admin+"/faults", body, auth); r.status != http.StatusCreated {
+		t.Fatalf("POST /faults: %d %s", r.status, r.body)
+	}
+	for i := range 20 {
+		if r := get(t, g.url+"/"); r.status != 200 || r.body != "b" {
+			t.Fatalf("request %d: %d %q, want b's answer (a fails, the retry goes to b)", i, r.status, r.body)
+		}
+	}
+	if a.count() != 0 {
+		t.Errorf("a served %d requests; the fault answers for it", a.count())
+	}
+	st := g.Status()
+	for _, h := range st.Upstreams[0].Hosts {
+		if want := map[bool]string{true: "open", false: "closed"}[h.Address == a.addr()]; h.Breaker != want {
+			t.Errorf("host %s breaker %q, want %q", h.Address, h.Breaker, want)
+		}
+	}
+	time.Sleep(time.Second) // the fault expires, and the watcher sees it
+	ev := get(t, g.admin+"/events").body
+	for _, want := range []string{`"breaker_open"`, `"host": "` + a.addr() + `"`, `bad-a ended`} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("events lack %s: %s", want, ev)
+		}
+	}
+}

@@ -73,6 +73,7 @@ type Gateway struct {
 	mu          sync.Mutex // serializes reloads, flag and fault changes
 	overrides   map[string]flags.Flag
 	adminFaults map[string]chaos.Fault // faults added through the admin API, kept across reloads
+	knownFaults map[string]chaos.Fault // the injector's faults as the timeline last showed them
 	reloads     int64
 	lastErr     string
 
@@ -298,6 +299,7 @@ func (g *Gateway) Start() error {
 		go g.serve(g.admin, aln)
 	}
 	go g.serve(srv, ln)
+	g.watchFaults()
 	if g.opts.Watch && g.opts.ConfigPath != "" {
 		if err := g.watch(g.opts.ConfigPath); err != nil {
 			g.logger.Warn("config file not watched", slog.String("path", g.opts.ConfigPath), slog.Any("error", err))

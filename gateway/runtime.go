@@ -148,6 +148,10 @@ func (g *Gateway) newPool(name string, uc config.Upstream) (*upstream.Pool, erro
 		OnEvent:             g.hostEvent,
 		Logger:              g.logger,
 		Resolver:            g.opts.Resolver,
+		// Injected faults sit where the host would answer, so that the
+		// retries, the host's breaker and outlier detection react to them
+		// exactly as to the host failing.
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return g.chaos.Transport(rt) },
 	}
 	if uc.TLS != nil {
 		tc, err := upstreamTLS(uc.TLS)
@@ -323,10 +327,9 @@ func (g *Gateway) newRoute(rt *runtime, rc *config.Route) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Per attempt: the client histogram, then injected faults (which the
-	// retries, breakers and outlier detection see as the upstream's), then
-	// the pool.
-	tc.Base = g.httpClient.RoundTripper(g.chaos.Transport(p.Pool))
+	// Per attempt: the client histogram, then the pool, which injects the
+	// faults after it chose the host (see newPool).
+	tc.Base = g.httpClient.RoundTripper(p.Pool)
 	t, err := keelhttp.NewTransport(tc)
 	if err != nil {
 		return nil, err

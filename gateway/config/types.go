@@ -312,6 +312,7 @@ type Fault struct {
 	BytesPerSecond ByteSize          `yaml:"bytes_per_second" desc:"Rate of a bandwidth fault, such as 64KiB."`
 	Percent        *Percent          `yaml:"percent" default:"100%" desc:"Share of matching requests the fault hits, drawn from the seeded generator."`
 	Route          string            `yaml:"route" desc:"Only requests of this route."`
+	Host           string            `yaml:"host" desc:"Only attempts sent to this upstream host (host:port as in its targets): one bad replica."`
 	PathPrefix     string            `yaml:"path_prefix" desc:"Only requests whose upstream path starts with this."`
 	Headers        map[string]string `yaml:"headers" desc:"Only requests carrying these header values."`
 	Duration       Duration          `yaml:"duration" default:"0s (until removed)" desc:"The fault expires this long after the gateway starts (or after it is added)."`

@@ -102,6 +102,7 @@ func (f *Fault) Chaos() chaos.Fault {
 		MaxHang:        chaos.Duration(f.MaxHang),
 		BytesPerSecond: f.BytesPerSecond.Bytes(),
 		Route:          f.Route,
+		Host:           f.Host,
 		PathPrefix:     f.PathPrefix,
 		Headers:        f.Headers,
 		Duration:       chaos.Duration(f.Duration),

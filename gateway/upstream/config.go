@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -140,6 +141,13 @@ type Config struct {
 	Seed uint64
 
 	// check replaces the active health check in tests.
+	// WrapTransport, if set, wraps the transport that sends each attempt,
+	// after the host was chosen and its breaker and the bulkhead admitted
+	// it: the place for fault injection (chaos.Injector.Transport), whose
+	// failures then count for the host's breaker, outlier detection and
+	// EWMA exactly like real ones. Health checks do not go through it.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+
 	check func(ctx context.Context, addr string) error
 }
 

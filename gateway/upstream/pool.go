@@ -40,6 +40,7 @@ type Pool struct {
 	brRand    *rand.Rand // seeds per-host breaker generators; under setMu
 	bh        *bulkhead.Bulkhead
 	transport *http.Transport
+	send      http.RoundTripper // transport, or Config.WrapTransport of it
 	resolver  Resolver
 	check     func(ctx context.Context, addr string) error
 	onEvent   func(Event)
@@ -156,6 +157,10 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p.lastAddrs = make([][]string, len(p.targets))
 	p.transport = p.newTransport(cfg, names)
+	p.send = p.transport
+	if cfg.WrapTransport != nil {
+		p.send = cfg.WrapTransport(p.transport)
+	}
 	p.hosts.Store(&hostSet{byAddr: map[string]*host{}})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 
@@ -311,7 +316,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	h.active.Add(1)
 	start := time.Now()
-	resp, err := p.transport.RoundTrip(&o.r)
+	resp, err := p.send.RoundTrip(&o.r)
 	lat := time.Since(start)
 	h.active.Add(-1)
 	bp.Release()
