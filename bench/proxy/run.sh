@@ -555,7 +555,7 @@ report() {
 		"load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 	echo "$(versions)."
 	if [ -z "$keel_skip" ] && [[ " $contenders " == *" keel "* ]]; then
-		echo "Keel built from $(git -C "$repo" describe --always --dirty 2>/dev/null || echo 'an unknown commit') of $repo."
+		echo "Keel built from commit $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)."
 	fi
 	echo "Proxy alone on CPU $proxy_cpu (Go: GOMAXPROCS=1; nginx: 1 worker; HAProxy: 1 thread);" \
 		"wrk and loadgen on CPU $client_cpu; backends on CPU $backend_cpus."
