@@ -17,7 +17,7 @@ import (
 func (g *Gateway) setupChaos(cfg *config.Config) error {
 	cc := chaos.Config{Name: "gateway", Logger: g.logger, OnInject: g.injected}
 	if c := cfg.Chaos; c != nil {
-		cc.Seed = uint64(c.Seed) //nolint:gosec // validated: not negative
+		cc.Seed = c.Seed
 		cc.MaxActive = c.MaxActive
 		cc.Headers.Enabled = c.Headers
 		cc.Faults = configFaults(c)

@@ -235,13 +235,9 @@ func (g *Gateway) ResetFlag(name string) error {
 }
 
 // chaosSettings are the parts of the chaos section a reload cannot change.
-func chaosSettings(c *config.Chaos) [3]int {
+func chaosSettings(c *config.Chaos) config.Chaos {
 	if c == nil {
-		return [3]int{}
+		return config.Chaos{}
 	}
-	h := 0
-	if c.Headers {
-		h = 1
-	}
-	return [3]int{c.Seed, c.MaxActive, h}
+	return config.Chaos{Seed: c.Seed, MaxActive: c.MaxActive, Headers: c.Headers}
 }

@@ -102,6 +102,13 @@ func (d *decoder) decode(path string, at, n *yaml.Node, v reflect.Value) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Uint64:
+		var u uint64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&u) != nil {
+			d.fail(path, at, "must be an integer from 0 to %d, got %s", uint64(math.MaxUint64), kindName(n))
+			return
+		}
+		v.SetUint(u)
 	case reflect.Float64:
 		var f float64
 		tag := n.ShortTag()

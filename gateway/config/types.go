@@ -294,7 +294,7 @@ type Fallback struct {
 
 // Chaos configures the gateway's fault injector (package chaos).
 type Chaos struct {
-	Seed      int     `yaml:"seed" default:"0 (random, logged at start)" desc:"Seed of the random draws (percentages, jitter), so that a run can be replayed."`
+	Seed      uint64  `yaml:"seed" default:"0 (random, logged at start)" desc:"Seed of the random draws (percentages, jitter), so that a run can be replayed."`
 	MaxActive int     `yaml:"max_active" default:"0 (no cap)" desc:"Most requests with an injected fault at once; others pass untouched."`
 	Headers   bool    `yaml:"headers" default:"false" desc:"Honor X-Keel-Fault-Delay-Ms, -Abort-Status, -Throughput and -Percent request headers (Envoy-style). Anyone who can send a request can then slow or fail it: only for trusted clients."`
 	Faults    []Fault `yaml:"faults" desc:"Faults active from the start."`

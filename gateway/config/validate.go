@@ -56,9 +56,6 @@ func (c *Config) Validate() error {
 }
 
 func (ch *Chaos) validate(errs *errList, c *Config) {
-	if ch.Seed < 0 {
-		errs.add("chaos.seed", "must not be negative")
-	}
 	if ch.MaxActive < 0 {
 		errs.add("chaos.max_active", "must not be negative")
 	}
