@@ -15,6 +15,7 @@ const (
 	actLatency                       // latency on recommendations, for Length
 	actErrors                        // 503s on recommendations, for Length
 	actNetwork                       // black-hole the responses of the proxied payments replica, for Length
+	actBadReplica                    // one recommendations replica answers 500 to everything, for Length
 )
 
 // action is one step of the chaos schedule.
@@ -25,15 +26,18 @@ type action struct {
 	// Restart is how long a killed replica stays dead.
 	Restart time.Duration
 	// Pick chooses the victim among the live replicas (an index modulo
-	// their number), drawn with the schedule so that a seed replays it.
+	// their number) or the bad recommendations replica, drawn with the
+	// schedule so that a seed replays it.
 	Pick int
 }
 
 // schedule returns the chaos actions of a run of length d, in time order:
 // a kill about every ten seconds from the fifth (restarted two to four
-// seconds later, none in the last four seconds), then windows of latency
-// and of errors on recommendations and one network fault on payments,
-// placed at fixed fractions of d.
+// seconds later, none in the last four seconds), then, at fixed fractions
+// of d, a window of latency on recommendations, a bad recommendations
+// replica (every answer a 500, long enough for its breaker to open and to
+// probe it again), a window of errors on recommendations and one network
+// fault on payments.
 func schedule(d time.Duration, seed uint64) []action {
 	rng := rand.New(rand.NewPCG(seed, 0x6b65656c))
 	jitter := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
@@ -43,8 +47,9 @@ func schedule(d time.Duration, seed uint64) []action {
 	}
 	window := min(max(d*15/100, 2*time.Second), 10*time.Second)
 	acts = append(acts,
-		action{At: d * 20 / 100, Kind: actLatency, Length: window},
-		action{At: d * 45 / 100, Kind: actErrors, Length: window},
+		action{At: d * 10 / 100, Kind: actLatency, Length: window},
+		action{At: d * 30 / 100, Kind: actBadReplica, Length: min(max(d/10, 3*time.Second), 6*time.Second), Pick: rng.IntN(1 << 30)},
+		action{At: d * 50 / 100, Kind: actErrors, Length: window},
 		action{At: d * 70 / 100, Kind: actNetwork, Length: min(window, 5*time.Second)},
 	)
 	slices.SortStableFunc(acts, func(a, b action) int { return cmp.Compare(a.At, b.At) })

@@ -480,7 +480,7 @@ func (r *runner) act(ctx context.Context, a action, wg *sync.WaitGroup) {
 			return
 		}
 		r.kills.Add(1)
-		r.note(ctx, "replica_killed", fmt.Sprintf("%s (pid %d) killed with SIGKILL; back in %v", victim.Name, victim.PID, a.Restart))
+		r.note(ctx, "replica_killed", fmt.Sprintf("%s (pid %d) killed with SIGKILL; back in %v", victim.Name, victim.PID, a.Restart.Round(100*time.Millisecond)))
 		wg.Go(func() {
 			if !sleep(ctx, a.Restart) {
 				return
@@ -521,6 +521,29 @@ func (r *runner) act(ctx context.Context, a action, wg *sync.WaitGroup) {
 				r.logger.InfoContext(dctx, "removing a fault", "err", err) // it may have expired first
 			}
 			r.lastAction.Store(fmt.Sprintf("fault %s ended", f["id"]))
+		})
+	case actBadReplica:
+		// A fault on one host, injected by the gateway after it picked the
+		// host: the host's breaker sees every failure (see the breaker and
+		// outlier settings in gatewayConfig).
+		i := a.Pick % len(r.recAddrs)
+		id := fmt.Sprintf("bad-recommendations-%d", i)
+		f := map[string]any{"id": id, "kind": "error", "status": http.StatusInternalServerError, "host": r.recAddrs[i], "duration": a.Length.String()}
+		if err := r.admin.fault(ctx, f); err != nil {
+			r.logger.WarnContext(ctx, "adding a fault failed", "err", err)
+			return
+		}
+		r.faults.Add(1)
+		r.lastAction.Store(fmt.Sprintf("recommendations-%d answers 500 for %v", i, a.Length))
+		r.logger.InfoContext(ctx, "chaos", "kind", "bad_replica", "target", r.recAddrs[i], "length", a.Length)
+		wg.Go(func() {
+			sleep(ctx, a.Length)
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if err := r.admin.do(dctx, http.MethodDelete, "/faults/"+id, nil, nil); err != nil {
+				r.logger.InfoContext(dctx, "removing a fault", "err", err) // it may have expired first
+			}
+			r.lastAction.Store(fmt.Sprintf("recommendations-%d healthy again", i))
 		})
 	case actNetwork:
 		toxic := tcpproxy.Toxic{Name: "blackhole", Type: "timeout", Stream: "downstream", Toxicity: 1, Attributes: tcpproxy.Attributes{"timeout": 0}}

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,22 @@ func TestGatewayConfig(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("noResilience=%v: policies (-want +got):\n%s", noRes, diff)
 		}
+		if noRes {
+			continue
+		}
+		// A recommendations replica that answers only errors opens its
+		// breaker before outlier detection ejects it, even after a failed
+		// half-open probe or two; the errors window (30% of attempts) does
+		// not open it.
+		rb, ro := cfg.Upstreams["recommendations"].Breaker, cfg.Upstreams["recommendations"].Outlier
+		toOpen := int(math.Ceil(float64(rb.FailureRate) * float64(rb.Window))) // FailureRate is a fraction
+		if toOpen < rb.MinimumCalls || toOpen+2*rb.HalfOpenPermits >= ro.Consecutive5xx {
+			t.Errorf("recommendations: the breaker opens after %d failures (at least %d calls), probes %d at a time; outlier ejection after %d 5xx in a row: want the breaker first",
+				toOpen, rb.MinimumCalls, rb.HalfOpenPermits, ro.Consecutive5xx)
+		}
+		if rb.FailureRate <= 0.5 {
+			t.Errorf("recommendations: breaker failure rate %v%%: want well above the errors window's 30%%", 100*float64(rb.FailureRate))
+		}
 	}
 }
 
@@ -93,11 +110,17 @@ func TestSchedule(t *testing.T) {
 			if a.Kind != actKill && (a.Length < 2*time.Second || a.At+a.Length > d) {
 				t.Errorf("%v: window at %v for %v: want at least 2s, ending before the run does", d, a.At, a.Length)
 			}
+			// The bad replica's window outlasts the breaker's open
+			// duration (2s), so that a half-open probe fails and the
+			// breaker opens again; it closes before the run ends.
+			if a.Kind == actBadReplica && (a.Length < 3*time.Second || a.Length > 6*time.Second || a.At+a.Length+3*time.Second > d) {
+				t.Errorf("%v: bad replica at %v for %v: want 3s to 6s, ending at least 3s before the run does", d, a.At, a.Length)
+			}
 		}
 		wantKills := max(1, int((d-5*time.Second)/(12*time.Second))) // at least one kill per 12s after the first
-		if count[actKill] < wantKills || count[actLatency] != 1 || count[actErrors] != 1 || count[actNetwork] != 1 {
-			t.Errorf("%v: got %d kills, %d latency, %d error and %d network windows; want at least %d kills and one window of each",
-				d, count[actKill], count[actLatency], count[actErrors], count[actNetwork], wantKills)
+		if count[actKill] < wantKills || count[actLatency] != 1 || count[actErrors] != 1 || count[actNetwork] != 1 || count[actBadReplica] != 1 {
+			t.Errorf("%v: got %d kills, %d latency, %d error, %d network and %d bad replica windows; want at least %d kills and one window of each",
+				d, count[actKill], count[actLatency], count[actErrors], count[actNetwork], count[actBadReplica], wantKills)
 		}
 	}
 	if cmp.Equal(schedule(time.Minute, 1), schedule(time.Minute, 2)) {

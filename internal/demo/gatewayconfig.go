@@ -50,8 +50,12 @@ func gatewayConfig(s gatewaySpec) string {
 	w("    balancer: peak_ewma")
 	w("    connect_timeout: 250ms")
 	w("    health_check: {path: /healthz, interval: 1s, timeout: 250ms}")
-	w("    outlier: {interval: 2s, consecutive_5xx: 5, base_ejection_time: 2s, max_ejection_time: 10s}")
-	w("    breaker: {failure_rate: 50%%, minimum_calls: 20, window: 50, open_duration: 2s}")
+	// The breaker acts before outlier ejection on a replica that answers
+	// only errors: it opens after 16 failures in its last 20 calls (80%,
+	// well above the 30% of the errors window), while ejection needs 30
+	// 5xx in a row, which the failed half-open probes do not reach.
+	w("    outlier: {interval: 2s, consecutive_5xx: 30, base_ejection_time: 2s, max_ejection_time: 10s}")
+	w("    breaker: {failure_rate: 80%%, minimum_calls: 10, window: 20, open_duration: 2s, half_open_permits: 2}")
 	w("    bulkhead: {max_concurrent: 64, max_queue: 32, max_wait: 100ms}")
 	w("routes:")
 	w("  - name: charges")
