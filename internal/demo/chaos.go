@@ -11,11 +11,11 @@ import (
 type actionKind int
 
 const (
-	actKill    actionKind = iota + 1 // SIGKILL a payments replica; restart it after Restart
-	actLatency                       // latency on recommendations, for Length
-	actErrors                        // 503s on recommendations, for Length
-	actNetwork                       // black-hole the responses of the proxied payments replica, for Length
-	actBadReplica                    // one recommendations replica answers 500 to everything, for Length
+	actKill       actionKind = iota + 1 // SIGKILL a payments replica; restart it after Restart
+	actLatency                          // latency on recommendations, for Length
+	actErrors                           // 503s on recommendations, for Length
+	actNetwork                          // black-hole the responses of the proxied payments replica, for Length
+	actBadReplica                       // one recommendations replica answers 500 to everything, for Length
 )
 
 // action is one step of the chaos schedule.
