@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/gateway/config"
+	"github.com/keelhq/keel/keeltest"
 )
 
 // testGateway is a gateway started on 127.0.0.1 for one test.
@@ -21,25 +21,7 @@ type testGateway struct {
 	*Gateway
 	url   string // proxy base URL
 	admin string // admin base URL
-	logs  *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the gateway's logging goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *keeltest.Buffer
 }
 
 // startGateway parses yml (with listen and admin addresses on port 0 added
@@ -56,7 +38,7 @@ func startGateway(t testing.TB, yml string, env map[string]string) *testGateway 
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yml)
 	}
-	logs := &syncBuffer{}
+	logs := &keeltest.Buffer{}
 	g, err := New(cfg, Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatalf("New: %v", err)

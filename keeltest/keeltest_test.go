@@ -222,3 +222,20 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("Events() is not a copy: Attempt = %d after mutation, want 2", got)
 	}
 }
+
+func TestBufferConcurrentWrites(t *testing.T) {
+	var b keeltest.Buffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, _ = b.Write([]byte("x"))
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(b.Bytes()); got != 800 {
+		t.Errorf("%d bytes written, want 800", got)
+	}
+}

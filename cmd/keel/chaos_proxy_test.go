@@ -15,26 +15,9 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 	"go.uber.org/goleak"
+
+	"github.com/keelhq/keel/keeltest"
 )
-
-// lockedBuffer is a strings.Builder safe for a command writing while the
-// test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestChaosProxyUsageErrors(t *testing.T) {
 	dir := t.TempDir()
@@ -89,7 +72,7 @@ func TestChaosProxyRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var stdout, stderr lockedBuffer
+	var stdout, stderr keeltest.Buffer
 	e := &env{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/keeltest"
 )
 
 // readyPrefix starts the line a server process prints once it listens.
@@ -48,7 +50,7 @@ type Proc struct {
 	cmd    *exec.Cmd
 	stdin  io.Closer
 	out    *lineWriter
-	stderr *syncBuffer
+	stderr *keeltest.Buffer
 	exited chan struct{}
 	err    error // of cmd.Wait, once exited is closed
 }
@@ -58,7 +60,7 @@ type Proc struct {
 // Stdout and Stderr must be unset.
 func Start(t testing.TB, cmd *exec.Cmd, timeout time.Duration) *Proc {
 	t.Helper()
-	p := &Proc{cmd: cmd, out: &lineWriter{ready: make(chan string, 1)}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &Proc{cmd: cmd, out: &lineWriter{ready: make(chan string, 1)}, stderr: &keeltest.Buffer{}, exited: make(chan struct{})}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatalf("crashtest: stdin pipe: %v", err)
@@ -143,21 +145,4 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 			return len(b), nil
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
