@@ -32,34 +32,14 @@ func experimentCommand() *command {
 }
 
 func runExperiment(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		w := e.stdout
-		code := exitOK
-		if len(args) == 0 {
-			w, code = e.stderr, exitUsage
-		}
-		experimentUsage(w)
-		return code
-	}
-	for _, c := range experimentTools() {
-		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
-		}
-	}
-	say(e.stderr, "keel experiment: unknown command %q\n\n", args[0])
-	experimentUsage(e.stderr)
-	return exitUsage
-}
-
-func experimentUsage(w io.Writer) {
-	say(w, "Usage: keel experiment <command> [flags] experiment.yaml\n")
-	say(w, "\n")
-	say(w, "Commands:\n")
-	for _, c := range experimentTools() {
-		say(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	say(w, "\n")
-	say(w, `Run "keel experiment <command> -h" for its flags. See docs/chaos.md, "Experiments".`+"\n")
+	return runGroup(ctx, e, group{
+		name:     "experiment",
+		member:   "command",
+		heading:  "Commands",
+		synopsis: "<command> [flags] experiment.yaml",
+		hint:     `Run "keel experiment <command> -h" for its flags. See docs/chaos.md, "Experiments".`,
+		members:  experimentTools,
+	}, args)
 }
 
 const experimentRunHelp = `
