@@ -12,17 +12,18 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keelhq/keel/examples/internal/proctest"
 	"github.com/keelhq/keel/examples/payments/ledger"
 	"github.com/keelhq/keel/examples/payments/service"
 )
 
 const body1234 = `{"amount":1234,"currency":"EUR","customer":"c1"}`
 
-func decodeCharge(t *testing.T, r response) service.Charge {
+func decodeCharge(t *testing.T, r proctest.Response) service.Charge {
 	t.Helper()
 	var c service.Charge
-	if err := json.Unmarshal([]byte(r.body), &c); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
+	if err := json.Unmarshal([]byte(r.Body), &c); err != nil {
+		t.Fatalf("body %q: %v", r.Body, err)
 	}
 	return c
 }
@@ -30,12 +31,12 @@ func decodeCharge(t *testing.T, r response) service.Charge {
 // ledgerOf reads GET /ledger.
 func ledgerOf(t *testing.T, p *proc) []ledger.Entry {
 	t.Helper()
-	r := p.must(http.MethodGet, "/ledger", nil, "")
-	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/x-ndjson" {
-		t.Fatalf("GET /ledger: %d %q, want 200 application/x-ndjson", r.status, r.header.Get("Content-Type"))
+	r := p.Must(http.MethodGet, "/ledger", nil, "")
+	if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("GET /ledger: %d %q, want 200 application/x-ndjson", r.Status, r.Header.Get("Content-Type"))
 	}
 	var out []ledger.Entry
-	dec := json.NewDecoder(strings.NewReader(r.body))
+	dec := json.NewDecoder(strings.NewReader(r.Body))
 	for dec.More() {
 		var e ledger.Entry
 		if err := dec.Decode(&e); err != nil {
@@ -53,15 +54,15 @@ func TestChargeAppliedOnceAndReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.status != http.StatusCreated {
-		t.Fatalf("first POST: got %d %s, want 201", first.status, first.body)
+	if first.Status != http.StatusCreated {
+		t.Fatalf("first POST: got %d %s, want 201", first.Status, first.Body)
 	}
 	c := decodeCharge(t, first)
 	want := service.Charge{ID: c.ID, Status: "succeeded", Replica: "payments-test", Amount: 1234, Currency: "EUR", Customer: "c1", Created: c.Created}
 	if diff := cmp.Diff(want, c); diff != "" || !strings.HasPrefix(c.ID, "ch_") {
 		t.Errorf("first POST body (-want +got):\n%s\nid %q", diff, c.ID)
 	}
-	if got := first.header.Get("Location"); got != "/charges/"+c.ID {
+	if got := first.Header.Get("Location"); got != "/charges/"+c.ID {
 		t.Errorf("Location = %q, want /charges/%s", got, c.ID)
 	}
 
@@ -69,25 +70,25 @@ func TestChargeAppliedOnceAndReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.status != http.StatusCreated || again.body != first.body || again.header.Get("Idempotent-Replayed") != "true" {
+	if again.Status != http.StatusCreated || again.Body != first.Body || again.Header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("retry: got %d replayed=%q %s; want 201 replayed=true and the first body %s",
-			again.status, again.header.Get("Idempotent-Replayed"), again.body, first.body)
+			again.Status, again.Header.Get("Idempotent-Replayed"), again.Body, first.Body)
 	}
 
 	reused, err := p.charge("key-1", `{"amount":9999,"currency":"EUR","customer":"c1"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reused.status != http.StatusUnprocessableEntity {
-		t.Errorf("same key, other body: got %d, want 422", reused.status)
+	if reused.Status != http.StatusUnprocessableEntity {
+		t.Errorf("same key, other body: got %d, want 422", reused.Status)
 	}
 
-	got := p.must(http.MethodGet, "/charges/"+c.ID, nil, "")
-	if got.status != http.StatusOK || got.body != first.body {
-		t.Errorf("GET /charges/%s: got %d %s, want 200 %s", c.ID, got.status, got.body, first.body)
+	got := p.Must(http.MethodGet, "/charges/"+c.ID, nil, "")
+	if got.Status != http.StatusOK || got.Body != first.Body {
+		t.Errorf("GET /charges/%s: got %d %s, want 200 %s", c.ID, got.Status, got.Body, first.Body)
 	}
-	if r := p.must(http.MethodGet, "/charges/ch_0000000000000000", nil, ""); r.status != http.StatusNotFound {
-		t.Errorf("GET of an unknown charge: got %d, want 404", r.status)
+	if r := p.Must(http.MethodGet, "/charges/ch_0000000000000000", nil, ""); r.Status != http.StatusNotFound {
+		t.Errorf("GET of an unknown charge: got %d, want 404", r.Status)
 	}
 
 	entries := ledgerOf(t, p)
@@ -99,8 +100,8 @@ func TestChargeAppliedOnceAndReplayed(t *testing.T) {
 	if diff := cmp.Diff(wantEntry, e); diff != "" {
 		t.Errorf("ledger entry (-want +got):\n%s", diff)
 	}
-	if r := p.must(http.MethodGet, "/healthz", nil, ""); r.status != http.StatusOK || r.body != "ok\n" {
-		t.Errorf("GET /healthz: got %d %q, want 200 \"ok\\n\"", r.status, r.body)
+	if r := p.Must(http.MethodGet, "/healthz", nil, ""); r.Status != http.StatusOK || r.Body != "ok\n" {
+		t.Errorf("GET /healthz: got %d %q, want 200 \"ok\\n\"", r.Status, r.Body)
 	}
 }
 
@@ -126,9 +127,9 @@ func TestChargeRejected(t *testing.T) {
 		if tc.key != "" {
 			h["Idempotency-Key"] = tc.key
 		}
-		r := p.must(http.MethodPost, "/charges", h, tc.body)
-		if r.status != tc.want || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
-			t.Errorf("%s: got %d %q %s, want %d problem+json", tc.name, r.status, r.header.Get("Content-Type"), r.body, tc.want)
+		r := p.Must(http.MethodPost, "/charges", h, tc.body)
+		if r.Status != tc.want || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s: got %d %q %s, want %d problem+json", tc.name, r.Status, r.Header.Get("Content-Type"), r.Body, tc.want)
 		}
 	}
 	if entries := ledgerOf(t, p); len(entries) != 0 {
@@ -143,17 +144,17 @@ func TestConcurrentSameKey(t *testing.T) {
 	p := start(t, t.TempDir(), "-work", "50ms")
 	const clients, others = 16, 8
 	var wg sync.WaitGroup
-	same := make([]response, clients)
+	same := make([]proctest.Response, clients)
 	errs := make([]error, clients+others)
 	for i := range clients {
 		wg.Go(func() { same[i], errs[i] = p.charge("shared-key", body1234) })
 	}
 	for i := range others {
 		wg.Go(func() {
-			var r response
+			var r proctest.Response
 			r, errs[clients+i] = p.charge(fmt.Sprintf("other-%d", i), body1234)
-			if errs[clients+i] == nil && r.status != http.StatusCreated {
-				errs[clients+i] = fmt.Errorf("other-%d: status %d %s", i, r.status, r.body)
+			if errs[clients+i] == nil && r.Status != http.StatusCreated {
+				errs[clients+i] = fmt.Errorf("other-%d: status %d %s", i, r.Status, r.Body)
 			}
 		})
 	}
@@ -165,10 +166,10 @@ func TestConcurrentSameKey(t *testing.T) {
 	}
 	replayed := 0
 	for i, r := range same {
-		if r.status != http.StatusCreated || r.body != same[0].body {
-			t.Errorf("client %d: got %d %s, want 201 with the body of client 0 %s", i, r.status, r.body, same[0].body)
+		if r.Status != http.StatusCreated || r.Body != same[0].Body {
+			t.Errorf("client %d: got %d %s, want 201 with the body of client 0 %s", i, r.Status, r.Body, same[0].Body)
 		}
-		if r.header.Get("Idempotent-Replayed") == "true" {
+		if r.Header.Get("Idempotent-Replayed") == "true" {
 			replayed++
 		}
 	}
@@ -190,12 +191,12 @@ func TestKillAfterAck(t *testing.T) {
 	var bodies []string
 	for i := range 5 {
 		r, err := p.charge(fmt.Sprintf("kill-%d", i), body1234)
-		if err != nil || r.status != http.StatusCreated {
-			t.Fatalf("charge %d: %v %d %s", i, err, r.status, r.body)
+		if err != nil || r.Status != http.StatusCreated {
+			t.Fatalf("charge %d: %v %d %s", i, err, r.Status, r.Body)
 		}
-		bodies = append(bodies, r.body)
+		bodies = append(bodies, r.Body)
 	}
-	p.kill()
+	p.Kill()
 
 	entries, err := ledger.ReadDir(dir)
 	if err != nil {
@@ -212,9 +213,9 @@ func TestKillAfterAck(t *testing.T) {
 	p2 := start(t, dir, "-work", "1ms")
 	for i, want := range bodies {
 		r, err := p2.charge(fmt.Sprintf("kill-%d", i), body1234)
-		if err != nil || r.status != http.StatusCreated || r.body != want || r.header.Get("Idempotent-Replayed") != "true" {
+		if err != nil || r.Status != http.StatusCreated || r.Body != want || r.Header.Get("Idempotent-Replayed") != "true" {
 			t.Errorf("retry of kill-%d after restart: %v %d replayed=%q %s; want the replay of %s",
-				i, err, r.status, r.header.Get("Idempotent-Replayed"), r.body, want)
+				i, err, r.Status, r.Header.Get("Idempotent-Replayed"), r.Body, want)
 		}
 	}
 	if n := len(ledgerOf(t, p2)); n != 5 {
@@ -257,10 +258,10 @@ func testKillUnderLoad(t *testing.T, flags ...string) {
 				switch {
 				case err != nil:
 					failed++
-				case r.status == http.StatusCreated:
-					acked[key] = r.body
+				case r.Status == http.StatusCreated:
+					acked[key] = r.Body
 				default:
-					t.Errorf("%s: status %d %s", key, r.status, r.body)
+					t.Errorf("%s: status %d %s", key, r.Status, r.Body)
 				}
 				mu.Unlock()
 				if err != nil {
@@ -279,7 +280,7 @@ func testKillUnderLoad(t *testing.T, flags ...string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	p.kill()
+	p.Kill()
 	close(stop)
 	wg.Wait()
 	if len(acked) == 0 {
@@ -306,8 +307,8 @@ func testKillUnderLoad(t *testing.T, flags ...string) {
 	p2 := start(t, dir, "-work", "1ms")
 	for k, want := range acked {
 		got, err := p2.charge(k, body1234)
-		if err != nil || got.body != want || got.header.Get("Idempotent-Replayed") != "true" {
-			t.Errorf("retry of acknowledged %s after restart: %v %d %s; want the replay of %s", k, err, got.status, got.body, want)
+		if err != nil || got.Body != want || got.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry of acknowledged %s after restart: %v %d %s; want the replay of %s", k, err, got.Status, got.Body, want)
 		}
 	}
 }
@@ -317,7 +318,7 @@ func testKillUnderLoad(t *testing.T, flags ...string) {
 func TestDrain(t *testing.T) {
 	p := start(t, t.TempDir(), "-work", "400ms", "-drain-delay", "1s")
 	type result struct {
-		r   response
+		r   proctest.Response
 		err error
 	}
 	done := make(chan result, 1)
@@ -326,17 +327,15 @@ func TestDrain(t *testing.T) {
 		done <- result{r, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // let the charge start; the drain delay covers a late one
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	p.Signal(syscall.SIGTERM)
 	deadline := time.Now().Add(900 * time.Millisecond)
 	health := 0
 	for time.Now().Before(deadline) {
-		r, err := p.do(http.MethodGet, "/healthz", nil, "")
+		r, err := p.Do(http.MethodGet, "/healthz", nil, "")
 		if err != nil {
 			t.Fatalf("GET /healthz during the drain delay: %v", err)
 		}
-		if health = r.status; health == http.StatusServiceUnavailable {
+		if health = r.Status; health == http.StatusServiceUnavailable {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -345,10 +344,10 @@ func TestDrain(t *testing.T) {
 		t.Errorf("GET /healthz after SIGTERM: got %d, want 503", health)
 	}
 	res := <-done
-	if res.err != nil || res.r.status != http.StatusCreated {
-		t.Errorf("charge in flight at SIGTERM: %v %d %s, want 201", res.err, res.r.status, res.r.body)
+	if res.err != nil || res.r.Status != http.StatusCreated {
+		t.Errorf("charge in flight at SIGTERM: %v %d %s, want 201", res.err, res.r.Status, res.r.Body)
 	}
-	if err := p.wait(10 * time.Second); err != nil {
+	if err := p.Wait(10 * time.Second); err != nil {
 		t.Errorf("exit after SIGTERM: %v, want status 0", err)
 	}
 	entries, err := ledger.ReadDir(p.dir)
@@ -362,7 +361,7 @@ func TestBadFlags(t *testing.T) {
 		{}, // no -data
 		{"-data", t.TempDir(), "-work", "-1s"},
 	} {
-		out, err := execOutput(t, args...)
+		out, err := command.Output(t, args...)
 		if err == nil || !strings.Contains(out, "payments:") {
 			t.Errorf("payments %v: %v, output %q; want exit status 1 and a message", args, err, out)
 		}
@@ -375,15 +374,15 @@ func TestBadFlags(t *testing.T) {
 func TestDeadlineNotApplied(t *testing.T) {
 	p := start(t, t.TempDir(), "-work", "200ms")
 	h := map[string]string{"Idempotency-Key": "late-1", "Keel-Deadline-Ms": "30"}
-	if r := p.must(http.MethodPost, "/charges", h, body1234); r.status != http.StatusGatewayTimeout {
-		t.Errorf("charge past its deadline: got %d %s, want 504", r.status, r.body)
+	if r := p.Must(http.MethodPost, "/charges", h, body1234); r.Status != http.StatusGatewayTimeout {
+		t.Errorf("charge past its deadline: got %d %s, want 504", r.Status, r.Body)
 	}
 	if entries := ledgerOf(t, p); len(entries) != 0 {
 		t.Fatalf("a charge answered 504 was applied: %+v", entries)
 	}
 	r, err := p.charge("late-1", body1234)
-	if err != nil || r.status != http.StatusCreated || r.header.Get("Idempotent-Replayed") != "" {
-		t.Errorf("retry without a deadline: %v %d replayed=%q, want a fresh 201", err, r.status, r.header.Get("Idempotent-Replayed"))
+	if err != nil || r.Status != http.StatusCreated || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("retry without a deadline: %v %d replayed=%q, want a fresh 201", err, r.Status, r.Header.Get("Idempotent-Replayed"))
 	}
 	if entries := ledgerOf(t, p); len(entries) != 1 {
 		t.Errorf("after the retry the ledger has %d entries, want 1", len(entries))
@@ -394,12 +393,12 @@ func TestDeadlineNotApplied(t *testing.T) {
 // required, but a retry applies the charge again, and the ledger shows it.
 func TestNoIdempotency(t *testing.T) {
 	p := start(t, t.TempDir(), "-work", "1ms", "-no-idempotency")
-	if r := p.must(http.MethodPost, "/charges", nil, body1234); r.status != http.StatusBadRequest {
-		t.Errorf("no key: got %d, want 400", r.status)
+	if r := p.Must(http.MethodPost, "/charges", nil, body1234); r.Status != http.StatusBadRequest {
+		t.Errorf("no key: got %d, want 400", r.Status)
 	}
 	for range 2 {
-		if r, err := p.charge(`"twice"`, body1234); err != nil || r.status != http.StatusCreated || r.header.Get("Idempotent-Replayed") != "" {
-			t.Fatalf("charge: %v %d replayed=%q, want a fresh 201", err, r.status, r.header.Get("Idempotent-Replayed"))
+		if r, err := p.charge(`"twice"`, body1234); err != nil || r.Status != http.StatusCreated || r.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("charge: %v %d replayed=%q, want a fresh 201", err, r.Status, r.Header.Get("Idempotent-Replayed"))
 		}
 	}
 	entries := ledgerOf(t, p)

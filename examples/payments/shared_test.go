@@ -23,24 +23,24 @@ func TestSharedLedger(t *testing.T) {
 		a := start(t, filepath.Join(dir, "a"), flags...)
 		b := start(t, filepath.Join(dir, "b"), flags...)
 		first, err := a.charge("shared-1", body1234)
-		if err != nil || first.status != http.StatusCreated {
-			t.Fatalf("apply-once=%v: first charge: %v %d %s", once, err, first.status, first.body)
+		if err != nil || first.Status != http.StatusCreated {
+			t.Fatalf("apply-once=%v: first charge: %v %d %s", once, err, first.Status, first.Body)
 		}
 		retry, err := b.charge("shared-1", body1234)
-		if err != nil || retry.status != http.StatusCreated {
-			t.Fatalf("apply-once=%v: retry on the other replica: %v %d %s", once, err, retry.status, retry.body)
+		if err != nil || retry.Status != http.StatusCreated {
+			t.Fatalf("apply-once=%v: retry on the other replica: %v %d %s", once, err, retry.Status, retry.Body)
 		}
 		c1, c2 := decodeCharge(t, first), decodeCharge(t, retry)
-		if once && (c1 != c2 || retry.header.Get("Idempotent-Replayed") != "true") {
-			t.Errorf("apply-once: the retry got %+v (replayed %q), want the first charge %+v replayed", c2, retry.header.Get("Idempotent-Replayed"), c1)
+		if once && (c1 != c2 || retry.Header.Get("Idempotent-Replayed") != "true") {
+			t.Errorf("apply-once: the retry got %+v (replayed %q), want the first charge %+v replayed", c2, retry.Header.Get("Idempotent-Replayed"), c1)
 		}
 		if !once && c1.ID == c2.ID {
 			t.Errorf("without -apply-once: the retry got the first charge's id %s, want a second charge", c1.ID)
 		}
 		if once {
 			other, err := b.charge("shared-1", `{"amount":9999,"currency":"EUR","customer":"c1"}`)
-			if err != nil || other.status != http.StatusUnprocessableEntity {
-				t.Errorf("apply-once: same key, other body: %v %d, want 422", err, other.status)
+			if err != nil || other.Status != http.StatusUnprocessableEntity {
+				t.Errorf("apply-once: same key, other body: %v %d, want 422", err, other.Status)
 			}
 		}
 		// Both replicas read the same ledger.

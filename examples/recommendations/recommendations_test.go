@@ -10,17 +10,18 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keelhq/keel/examples/internal/proctest"
 	"github.com/keelhq/keel/examples/recommendations/service"
 )
 
-func decode(t *testing.T, r response) service.Recommendations {
+func decode(t *testing.T, r proctest.Response) service.Recommendations {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("got %d %s, want 200", r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("got %d %s, want 200", r.Status, r.Body)
 	}
 	var out service.Recommendations
-	if err := json.Unmarshal([]byte(r.body), &out); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
+	if err := json.Unmarshal([]byte(r.Body), &out); err != nil {
+		t.Fatalf("body %q: %v", r.Body, err)
 	}
 	return out
 }
@@ -71,9 +72,9 @@ func TestReplicasAgree(t *testing.T) {
 	b := start(t, "-name", "rec-b", "-delay", "1ms")
 	c := start(t, "-name", "rec-c", "-version", "v2", "-items", "3")
 
-	ra := decode(t, a.must(http.MethodGet, "/recommendations?user=u1", nil, ""))
-	rb := decode(t, b.must(http.MethodGet, "/recommendations?user=u1", nil, ""))
-	rc := decode(t, c.must(http.MethodGet, "/recommendations?user=u1", nil, ""))
+	ra := decode(t, a.Must(http.MethodGet, "/recommendations?user=u1", nil, ""))
+	rb := decode(t, b.Must(http.MethodGet, "/recommendations?user=u1", nil, ""))
+	rc := decode(t, c.Must(http.MethodGet, "/recommendations?user=u1", nil, ""))
 	want := service.Recommendations{User: "u1", Version: "v1", Replica: "rec-a", Items: service.Pick("u1", "v1", 5)}
 	if diff := cmp.Diff(want, ra); diff != "" {
 		t.Errorf("replica a (-want +got):\n%s", diff)
@@ -86,11 +87,11 @@ func TestReplicasAgree(t *testing.T) {
 	if diff := cmp.Diff(want, rc); diff != "" {
 		t.Errorf("replica c, version v2 (-want +got):\n%s", diff)
 	}
-	if again := decode(t, a.must(http.MethodGet, "/recommendations?user=u1", nil, "")); !cmp.Equal(ra, again) {
+	if again := decode(t, a.Must(http.MethodGet, "/recommendations?user=u1", nil, "")); !cmp.Equal(ra, again) {
 		t.Errorf("the same request twice gave %+v, then %+v", ra, again)
 	}
-	if r := a.must(http.MethodGet, "/healthz", nil, ""); r.status != http.StatusOK || r.body != "ok\n" {
-		t.Errorf("GET /healthz: got %d %q, want 200 \"ok\\n\"", r.status, r.body)
+	if r := a.Must(http.MethodGet, "/healthz", nil, ""); r.Status != http.StatusOK || r.Body != "ok\n" {
+		t.Errorf("GET /healthz: got %d %q, want 200 \"ok\\n\"", r.Status, r.Body)
 	}
 }
 
@@ -108,25 +109,25 @@ func TestRequestErrors(t *testing.T) {
 		{name: "deadline", path: "/recommendations?user=u1", header: map[string]string{"Keel-Deadline-Ms": "50"}, want: http.StatusGatewayTimeout, max: time.Second},
 	} {
 		start := time.Now()
-		r := p.must(http.MethodGet, tc.path, tc.header, "")
-		if d := time.Since(start); r.status != tc.want || d > tc.max {
-			t.Errorf("%s: got %d after %v, want %d within %v (%s)", tc.name, r.status, d, tc.want, tc.max, r.body)
+		r := p.Must(http.MethodGet, tc.path, tc.header, "")
+		if d := time.Since(start); r.Status != tc.want || d > tc.max {
+			t.Errorf("%s: got %d after %v, want %d within %v (%s)", tc.name, r.Status, d, tc.want, tc.max, r.Body)
 		}
 	}
-	if r := p.must(http.MethodPost, "/recommendations?user=u1", nil, ""); r.status != http.StatusMethodNotAllowed {
-		t.Errorf("POST: got %d, want 405", r.status)
+	if r := p.Must(http.MethodPost, "/recommendations?user=u1", nil, ""); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("POST: got %d, want 405", r.Status)
 	}
 }
 
 func TestChaosHeaders(t *testing.T) {
 	fault := map[string]string{"X-Keel-Fault-Abort-Status": "503"}
 	on := start(t, "-chaos-headers", "-delay", "0")
-	if r := on.must(http.MethodGet, "/recommendations?user=u1", fault, ""); r.status != http.StatusServiceUnavailable {
-		t.Errorf("with -chaos-headers, a request asking for 503 got %d", r.status)
+	if r := on.Must(http.MethodGet, "/recommendations?user=u1", fault, ""); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("with -chaos-headers, a request asking for 503 got %d", r.Status)
 	}
 	off := start(t, "-delay", "0")
-	if r := off.must(http.MethodGet, "/recommendations?user=u1", fault, ""); r.status != http.StatusOK {
-		t.Errorf("without -chaos-headers, a request asking for 503 got %d, want 200", r.status)
+	if r := off.Must(http.MethodGet, "/recommendations?user=u1", fault, ""); r.Status != http.StatusOK {
+		t.Errorf("without -chaos-headers, a request asking for 503 got %d, want 200", r.Status)
 	}
 }
 
@@ -135,25 +136,23 @@ func TestChaosHeaders(t *testing.T) {
 func TestDrain(t *testing.T) {
 	p := start(t, "-delay", "400ms", "-drain-delay", "1s")
 	type result struct {
-		r   response
+		r   proctest.Response
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		r, err := p.do(http.MethodGet, "/recommendations?user=u1", nil, "")
+		r, err := p.Do(http.MethodGet, "/recommendations?user=u1", nil, "")
 		done <- result{r, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // let the request start; the drain delay covers a late one
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	p.Signal(syscall.SIGTERM)
 	health := 0
 	for deadline := time.Now().Add(900 * time.Millisecond); time.Now().Before(deadline); {
-		r, err := p.do(http.MethodGet, "/healthz", nil, "")
+		r, err := p.Do(http.MethodGet, "/healthz", nil, "")
 		if err != nil {
 			t.Fatalf("GET /healthz during the drain delay: %v", err)
 		}
-		if health = r.status; health == http.StatusServiceUnavailable {
+		if health = r.Status; health == http.StatusServiceUnavailable {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -161,10 +160,10 @@ func TestDrain(t *testing.T) {
 	if health != http.StatusServiceUnavailable {
 		t.Errorf("GET /healthz after SIGTERM: got %d, want 503", health)
 	}
-	if res := <-done; res.err != nil || res.r.status != http.StatusOK {
-		t.Errorf("request in flight at SIGTERM: %v %d %s, want 200", res.err, res.r.status, res.r.body)
+	if res := <-done; res.err != nil || res.r.Status != http.StatusOK {
+		t.Errorf("request in flight at SIGTERM: %v %d %s, want 200", res.err, res.r.Status, res.r.Body)
 	}
-	if err := p.wait(10 * time.Second); err != nil {
+	if err := p.Wait(10 * time.Second); err != nil {
 		t.Errorf("exit after SIGTERM: %v, want status 0", err)
 	}
 }
@@ -174,7 +173,7 @@ func TestBadFlags(t *testing.T) {
 		{"-items", "0"},
 		{"-delay", "-1ms"},
 	} {
-		out, err := execOutput(t, args...)
+		out, err := command.Output(t, args...)
 		if err == nil || !strings.Contains(out, "recommendations:") {
 			t.Errorf("recommendations %v: %v, output %q; want exit status 1 and a message", args, err, out)
 		}
