@@ -442,6 +442,12 @@ measure() {
 	"${prio[@]}" taskset -c "$client_cpu" "$tmp/bin/loadgen" -rate "$rate" -duration "$duration" \
 		-connections "$lg_conns" -url "$url" >"$f.json"
 	[ -n "$proxy_pid" ] && l1="$(cpu_ticks "$proxy_pid")"
+	if grep -q '"first_error"' "$f.json"; then
+		log "round $round, $c: loadgen errors: $(json_num "$f.json" errors), the first: $(sed -n 's/.*"first_error":"\(.*\)"}$/\1/p' "$f.json" | sed 's/\\"/"/g')"
+	fi
+	if [ "$wrk_err" -gt 0 ]; then
+		log "round $round, $c: wrk errors: $(grep -E 'Non-2xx|Socket errors' "$f.wrk" | tr -s ' \n' ' ')"
+	fi
 
 	if [ -n "$proxy_pid" ]; then
 		stop "$proxy_pid"

@@ -79,10 +79,12 @@ type result struct {
 	// Send lag: from the scheduled time to the send, of every sent request.
 	// Large values mean every connection was busy, or loadgen itself could
 	// not keep up (its CPU is busy).
-	LagP50US   float64 `json:"send_lag_p50_us"`
-	LagP99US   float64 `json:"send_lag_p99_us"`
-	LagMaxUS   float64 `json:"send_lag_max_us"`
-	FirstError string  `json:"first_error,omitempty"`
+	LagP50US float64 `json:"send_lag_p50_us"`
+	LagP99US float64 `json:"send_lag_p99_us"`
+	LagMaxUS float64 `json:"send_lag_max_us"`
+	// FirstError is the text of the first failure. It stays the last field:
+	// run.sh reads it off the end of the line.
+	FirstError string `json:"first_error,omitempty"`
 }
 
 func main() {
