@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/examples/internal/serve"
 )
 
 // newBenchService returns a service on a fresh data directory with no
@@ -17,7 +19,7 @@ import (
 func newBenchService(b *testing.B) *service {
 	b.Helper()
 	s, err := newService(config{
-		name: "bench", data: b.TempDir(), lease: 10 * time.Second, maxWait: time.Second, seed: 1,
+		Flags: serve.Flags{Name: "bench"}, data: b.TempDir(), lease: 10 * time.Second, maxWait: time.Second, seed: 1,
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)

@@ -11,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/keelhq/keel/examples/internal/serve"
 	"github.com/keelhq/keel/examples/payments/ledger"
 	"github.com/keelhq/keel/idempotency"
 	"github.com/keelhq/keel/idempotency/boltstore"
@@ -28,15 +28,15 @@ const maxBody = 64 << 10
 
 // service is one payments replica. It is safe for concurrent use.
 type service struct {
-	name     string
-	work     time.Duration
-	logger   *slog.Logger
-	ledger   *ledger.Ledger // nil with a shared ledger
-	shared   *ledger.Shared // nil without
-	once     bool           // -apply-once
-	store    *boltstore.Store
-	handler  http.Handler
-	draining atomic.Bool
+	name    string
+	work    time.Duration
+	logger  *slog.Logger
+	ledger  *ledger.Ledger // nil with a shared ledger
+	shared  *ledger.Shared // nil without
+	once    bool           // -apply-once
+	store   *boltstore.Store
+	handler http.Handler
+	health  serve.Health
 
 	mu  sync.Mutex
 	rng *rand.Rand
@@ -49,7 +49,7 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 		return nil, err
 	}
 	s := &service{
-		name: cfg.name, work: cfg.work, logger: logger, once: cfg.applyOnce,
+		name: cfg.Name, work: cfg.work, logger: logger, once: cfg.applyOnce,
 		rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed)),
 	}
 	if cfg.ledger != "" {
@@ -67,7 +67,7 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 	}
 	s.store = store
 	idem, err := idempotency.New(idempotency.Config{
-		Name:       cfg.name,
+		Name:       cfg.Name,
 		Store:      store,
 		RequireKey: true,
 		Lease:      cfg.lease,
@@ -78,7 +78,7 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	var accessLog *slog.Logger
-	if cfg.accessLog {
+	if cfg.AccessLog {
 		accessLog = logger
 	}
 	mw, err := keelhttp.NewMiddleware(keelhttp.MiddlewareConfig{Logger: accessLog})
@@ -93,7 +93,7 @@ func newService(cfg config, logger *slog.Logger) (*service, error) {
 	mux.Handle("POST /charges", post)
 	mux.HandleFunc("GET /charges/{id}", s.getCharge)
 	mux.HandleFunc("GET /ledger", s.getLedger)
-	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /healthz", &s.health)
 	s.handler = mw.Wrap(mux)
 	return s, nil
 }
@@ -148,12 +148,12 @@ func (s *service) all(ctx context.Context) ([]ledger.Entry, error) {
 func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 	key, ok := keyOf(r)
 	if !ok {
-		problem(w, r, http.StatusBadRequest, "a valid Idempotency-Key header is required")
+		serve.Problem(w, r, http.StatusBadRequest, "a valid Idempotency-Key header is required")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		problem(w, r, http.StatusRequestEntityTooLarge, "the body is over 64 KiB")
+		serve.Problem(w, r, http.StatusRequestEntityTooLarge, "the body is over 64 KiB")
 		return
 	}
 	req, err := parseCharge(body)
@@ -162,16 +162,16 @@ func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errMalformed) {
 			status = http.StatusBadRequest
 		}
-		problem(w, r, status, err.Error())
+		serve.Problem(w, r, status, err.Error())
 		return
 	}
 	if err := s.process(r.Context()); err != nil {
 		// Not applied. 503 and 504 are not stored: a retry runs again.
 		if errors.Is(err, context.DeadlineExceeded) {
-			problem(w, r, http.StatusGatewayTimeout, "the request's deadline passed before the charge was applied")
+			serve.Problem(w, r, http.StatusGatewayTimeout, "the request's deadline passed before the charge was applied")
 			return
 		}
-		problem(w, r, http.StatusServiceUnavailable, "the request was canceled before the charge was applied")
+		serve.Problem(w, r, http.StatusServiceUnavailable, "the request was canceled before the charge was applied")
 		return
 	}
 	e, applied, err := s.apply(r.Context(), ledger.Entry{
@@ -180,18 +180,18 @@ func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if r.Context().Err() != nil {
 			// Waiting for a shared ledger's lock: not applied.
-			problem(w, r, http.StatusServiceUnavailable, "the request was canceled before the charge was applied")
+			serve.Problem(w, r, http.StatusServiceUnavailable, "the request was canceled before the charge was applied")
 			return
 		}
 		s.logger.ErrorContext(r.Context(), "ledger append failed", "err", err)
-		problem(w, r, http.StatusInternalServerError, "the charge could not be recorded")
+		serve.Problem(w, r, http.StatusInternalServerError, "the charge could not be recorded")
 		return
 	}
 	if !applied {
 		// -apply-once: the key was applied before (by this replica or
 		// another); answer with that charge.
 		if e.Amount != req.Amount || e.Currency != req.Currency || e.Customer != req.Customer {
-			problem(w, r, http.StatusUnprocessableEntity, "the Idempotency-Key was used for another charge")
+			serve.Problem(w, r, http.StatusUnprocessableEntity, "the Idempotency-Key was used for another charge")
 			return
 		}
 		w.Header().Set("Idempotent-Replayed", "true")
@@ -200,7 +200,7 @@ func (s *service) postCharge(w http.ResponseWriter, r *http.Request) {
 		s.logger.WarnContext(r.Context(), "charge applied again", "id", e.ID, "seq", e.Seq)
 	}
 	w.Header().Set("Location", "/charges/"+e.ID)
-	writeJSON(w, http.StatusCreated, chargeOf(e))
+	serve.WriteJSON(w, http.StatusCreated, chargeOf(e))
 }
 
 // keyOf returns the request's idempotency key: the claim's when the
@@ -241,11 +241,11 @@ func (s *service) getCharge(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		s.logger.ErrorContext(r.Context(), "ledger read failed", "err", err)
-		problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
+		serve.Problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
 	case !ok:
-		problem(w, r, http.StatusNotFound, "no charge with this id on this replica")
+		serve.Problem(w, r, http.StatusNotFound, "no charge with this id on this replica")
 	default:
-		writeJSON(w, http.StatusOK, chargeOf(e))
+		serve.WriteJSON(w, http.StatusOK, chargeOf(e))
 	}
 }
 
@@ -253,7 +253,7 @@ func (s *service) getLedger(w http.ResponseWriter, r *http.Request) {
 	all, err := s.all(r.Context())
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "ledger read failed", "err", err)
-		problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
+		serve.Problem(w, r, http.StatusInternalServerError, "the ledger could not be read")
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -263,36 +263,4 @@ func (s *service) getLedger(w http.ResponseWriter, r *http.Request) {
 			return // the client went away
 		}
 	}
-}
-
-func (s *service) healthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if s.draining.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, "draining\n")
-		return
-	}
-	_, _ = io.WriteString(w, "ok\n")
-}
-
-// problem writes a problem+json response; a 503 says to retry after a
-// second.
-func problem(w http.ResponseWriter, r *http.Request, status int, detail string) {
-	var retryAfter time.Duration
-	if status == http.StatusServiceUnavailable {
-		retryAfter = time.Second
-	}
-	keelhttp.WriteProblem(w, keelhttp.Problem{Status: status, Detail: detail, Instance: r.URL.Path}, retryAfter)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }

@@ -3,7 +3,6 @@ package service
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -12,10 +11,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/keelhq/keel/chaos"
+	"github.com/keelhq/keel/examples/internal/serve"
 	"github.com/keelhq/keel/keelhttp"
 )
 
@@ -42,29 +41,29 @@ type Recommendations struct {
 
 // service is one recommendations replica. It is safe for concurrent use.
 type service struct {
-	name     string
-	version  string
-	delay    time.Duration
-	items    int
-	handler  http.Handler
-	draining atomic.Bool
+	name    string
+	version string
+	delay   time.Duration
+	items   int
+	handler http.Handler
+	health  serve.Health
 }
 
 func newService(cfg config, logger *slog.Logger) (*service, error) {
-	s := &service{name: cfg.name, version: cfg.version, delay: cfg.delay, items: cfg.items}
+	s := &service{name: cfg.Name, version: cfg.version, delay: cfg.delay, items: cfg.items}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /recommendations", s.recommend)
-	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /healthz", &s.health)
 	var h http.Handler = mux
 	if cfg.chaosHeaders {
-		in, err := chaos.New(chaos.Config{Name: cfg.name, Seed: cfg.seed, Headers: chaos.HeaderConfig{Enabled: true}, Logger: logger})
+		in, err := chaos.New(chaos.Config{Name: cfg.Name, Seed: cfg.seed, Headers: chaos.HeaderConfig{Enabled: true}, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("recommendations: %w", err)
 		}
 		h = in.Middleware(h)
 	}
 	var accessLog *slog.Logger
-	if cfg.accessLog {
+	if cfg.AccessLog {
 		accessLog = logger
 	}
 	mw, err := keelhttp.NewMiddleware(keelhttp.MiddlewareConfig{Logger: accessLog})
@@ -81,18 +80,18 @@ func (s *service) Handler() http.Handler { return s.handler }
 func (s *service) recommend(w http.ResponseWriter, r *http.Request) {
 	user := r.URL.Query().Get("user")
 	if !validUser(user) {
-		problem(w, r, http.StatusBadRequest, "the user query parameter must be 1 to 64 printable ASCII characters")
+		serve.Problem(w, r, http.StatusBadRequest, "the user query parameter must be 1 to 64 printable ASCII characters")
 		return
 	}
 	if err := wait(r.Context(), s.delay); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			problem(w, r, http.StatusGatewayTimeout, "the request's deadline passed")
+			serve.Problem(w, r, http.StatusGatewayTimeout, "the request's deadline passed")
 			return
 		}
-		problem(w, r, http.StatusServiceUnavailable, "the request was canceled")
+		serve.Problem(w, r, http.StatusServiceUnavailable, "the request was canceled")
 		return
 	}
-	writeJSON(w, http.StatusOK, Recommendations{
+	serve.WriteJSON(w, http.StatusOK, Recommendations{
 		User: user, Version: s.version, Replica: s.name, Items: Pick(user, s.version, s.items),
 	})
 }
@@ -147,36 +146,4 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func (s *service) healthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if s.draining.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, "draining\n")
-		return
-	}
-	_, _ = io.WriteString(w, "ok\n")
-}
-
-// problem writes a problem+json response; a 503 says to retry after a
-// second.
-func problem(w http.ResponseWriter, r *http.Request, status int, detail string) {
-	var retryAfter time.Duration
-	if status == http.StatusServiceUnavailable {
-		retryAfter = time.Second
-	}
-	keelhttp.WriteProblem(w, keelhttp.Problem{Status: status, Detail: detail, Instance: r.URL.Path}, retryAfter)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }
