@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -13,6 +14,9 @@ import (
 	"github.com/keelhq/keel/gateway"
 	"github.com/keelhq/keel/gateway/config"
 )
+
+// gatewayGCPercent is the gateway's GOGC unless the environment sets one.
+const gatewayGCPercent = 400
 
 func gatewayCommand() *command {
 	return &command{
@@ -36,6 +40,7 @@ Signals:
                    (up to listen.drain_timeout) and the process exits
 
 The file is also reloaded when it changes on disk, unless -watch=false.
+The Go garbage collector runs at GOGC=400 unless GOGC is set.
 The admin API (admin.address, 127.0.0.1:9901 by default) serves /status,
 /metrics, /healthz, /readyz and /events; changes need admin.token.`
 
@@ -56,6 +61,13 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	logger := gateway.NewLogger(cfg.Telemetry, e.stderr)
+	if e.getenv("GOGC") == "" {
+		// A proxy's live heap is small and its garbage proportional to its
+		// traffic: collecting at 4× the live heap instead of 2× costs a
+		// few megabytes and saves about a tenth of the CPU per request
+		// (docs/performance.md). GOGC in the environment overrides it.
+		debug.SetGCPercent(gatewayGCPercent)
+	}
 	gw, err := gateway.New(cfg, gateway.Options{Logger: logger, ConfigPath: *path, Getenv: e.getenv, Watch: *watch})
 	if err != nil {
 		logger.ErrorContext(ctx, "gateway not started", slog.Any("error", err))
