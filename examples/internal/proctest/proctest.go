@@ -181,6 +181,25 @@ func (p *Proc) Must(method, path string, header map[string]string, body string) 
 	return r
 }
 
+// Poll sends GET path every 20ms until the answer's status is want, for at
+// most within, and returns the last status it got (0 if it sent none). A
+// transport error fails the test.
+func (p *Proc) Poll(path string, want int, within time.Duration) int {
+	p.t.Helper()
+	status := 0
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); {
+		r, err := p.Do(http.MethodGet, path, nil, "")
+		if err != nil {
+			p.t.Fatalf("GET %s: %v", path, err)
+		}
+		if status = r.Status; status == want {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return status
+}
+
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig os.Signal) {
 	p.t.Helper()
