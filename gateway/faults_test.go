@@ -102,3 +102,16 @@ routes:
 		}
 	}
 }
+
+// TestClientMetricsNameTheHost: the per-attempt client histogram carries the
+// upstream host's address, not the gateway's own.
+func TestClientMetricsNameTheHost(t *testing.T) {
+	b := newBackend(t, text(200, "ok"))
+	g := startGateway(t, "upstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+	get(t, g.url+"/")
+	_, port, _ := strings.Cut(b.addr(), ":")
+	m := get(t, g.admin+"/metrics").body
+	if !strings.Contains(m, "http_client_request_duration_seconds_count{") || !strings.Contains(m, `server_port="`+port+`"`) {
+		t.Errorf("/metrics has no client histogram for the backend's port %s:\n%.3000s", port, m)
+	}
+}

@@ -151,7 +151,11 @@ func (g *Gateway) newPool(name string, uc config.Upstream) (*upstream.Pool, erro
 		// Injected faults sit where the host would answer, so that the
 		// retries, the host's breaker and outlier detection react to them
 		// exactly as to the host failing.
-		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return g.chaos.Transport(rt) },
+		// The client histogram (http.client.request.duration) measures
+		// what reached the host, labeled with the host's address.
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+			return g.chaos.Transport(g.httpClient.RoundTripper(rt))
+		},
 	}
 	if uc.TLS != nil {
 		tc, err := upstreamTLS(uc.TLS)
@@ -327,9 +331,9 @@ func (g *Gateway) newRoute(rt *runtime, rc *config.Route) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Per attempt: the client histogram, then the pool, which injects the
-	// faults after it chose the host (see newPool).
-	tc.Base = g.httpClient.RoundTripper(p.Pool)
+	// Per attempt: the pool, which injects faults and measures the attempt
+	// once it chose the host (see newPool).
+	tc.Base = p.Pool
 	t, err := keelhttp.NewTransport(tc)
 	if err != nil {
 		return nil, err
