@@ -11,7 +11,7 @@ FUZZTIME = 10s
 FUZZTIME_SHORT = 5s
 COUNT = 5
 
-.PHONY: help test test-short race fmt fmt-check vet lint vet-sh fuzz fuzz-short bench bench-check cover clean
+.PHONY: help test test-short race fmt fmt-check vet lint vet-sh fuzz fuzz-short bench bench-check bench-proxy cover clean
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-12s %s\n", $$1, $$2 }' Makefile
@@ -54,6 +54,9 @@ fuzz-short: ## run every fuzz target for FUZZTIME_SHORT each (default 5s)
 
 bench: ## compare Keel with other libraries; prints a markdown table (COUNT runs, default 5)
 	COUNT=$(COUNT) ./bench/run.sh
+
+bench-proxy: ## Keel's gateway against nginx, HAProxy, Caddy and httputil.ReverseProxy (needs wrk nginx haproxy caddy; ROUNDS=3 for medians)
+	bash bench/proxy/run.sh
 
 bench-check: ## run bench/ tests and every comparison benchmark once (a smoke test, not a measurement)
 	cd bench && $(GO) test -count=1 -run=. -bench=. -benchtime=1x ./...
