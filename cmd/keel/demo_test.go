@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -25,19 +24,37 @@ func init() {
 
 // TestDemo runs "keel demo -no-resilience" for a short duration: a run
 // without Keel's policies, then the same run with them, real processes,
-// real kills. It checks the verdict of the run with Keel (no charge applied
-// twice or lost, the success targets met, exit status 0), that the run
-// without shows failures, and that no child process outlives the command.
+// real kills. While the run with Keel goes on, a headless Chromium watches
+// its dashboard (see checkDashboard) until the bad recommendations
+// replica's breaker opens. The test then checks the verdict of the run with
+// Keel (no charge applied twice or lost, the success targets met, at least
+// one breaker opened, exit status 0), that the run without shows failures,
+// and that no child process outlives the command.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the demo runs for about 40s")
+		t.Skip("the demo runs for about 50s")
 	}
 	t.Setenv(demoExecEnv, "1")
 	t.Setenv("TMPDIR", t.TempDir()) // the runs' directories, kept or not
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr output
 	e := &env{stdout: &stdout, stderr: &stderr, getenv: os.Getenv}
 	start := time.Now()
-	code := run(context.Background(), e, []string{"demo", "-no-resilience", "-duration", "15s", "-seed", "3"})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	var code int
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		code = run(ctx, e, []string{"demo", "-no-resilience", "-duration", "20s", "-seed", "3"})
+	}()
+	t.Run("dashboard", func(t *testing.T) {
+		url, err := waitDashboardURL(ctx, &stdout, finished)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDashboard(t, ctx, url)
+	})
+	<-finished
 	t.Logf("keel demo took %v; output:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), stdout.String(), stderr.String())
 	if orphans := children(t); len(orphans) > 0 {
 		t.Errorf("child processes left running: %v", orphans)
@@ -46,10 +63,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("keel demo exited %d, want 0", code)
 	}
 	out := stdout.String()
-	for _, want := range []string{"dashboard  http://127.0.0.1:", "replica_killed", "PASS: no charge applied twice"} {
-		if want == "replica_killed" {
-			want = "killed with SIGKILL"
-		}
+	for _, want := range []string{"dashboard  http://127.0.0.1:", "killed with SIGKILL", "recommendations-", "PASS: no charge applied twice"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output has no %q", want)
 		}
@@ -64,6 +78,11 @@ func TestDemo(t *testing.T) {
 	if got := rows["verdict"]; len(got) != 2 || got[1] != "PASS" {
 		t.Errorf("verdict: got %q, want PASS with Keel", got)
 	}
+	// The bad recommendations replica opens its breaker with Keel; without,
+	// there is no breaker.
+	if got := rows["breaker openings"]; len(got) != 2 || got[0] != "0" || atoi(t, got[1]) < 1 {
+		t.Errorf("breaker openings: got %q, want 0 without Keel and at least 1 with", got)
+	}
 	charges, reads := rows["charges succeeded"], rows["recommendations succeeded"]
 	if len(charges) != 2 || len(reads) != 2 {
 		t.Fatalf("success rows: charges %q, recommendations %q", charges, reads)
@@ -71,12 +90,24 @@ func TestDemo(t *testing.T) {
 	if rate := percentOf(t, charges[1]); rate < 99.9 {
 		t.Errorf("charges succeeded %v%% with Keel, want at least 99.9%%", rate)
 	}
+	if rate := percentOf(t, reads[1]); rate < 99 {
+		t.Errorf("recommendations succeeded %v%% with Keel, want at least 99%%", rate)
+	}
 	// Without Keel, requests fail: the client's retries cannot hide every
 	// 503 and timeout from the recommendations faults and the dead replicas.
 	if c, r := percentOf(t, charges[0]), percentOf(t, reads[0]); c == 100 && r == 100 {
 		t.Errorf("without Keel every request succeeded (charges %v%%, recommendations %v%%); the chaos did not bite", c, r)
 	}
 	t.Logf("without Keel: charges %s, recommendations %s, duplicate charges %s", charges[0], reads[0], rows["duplicate charges (want 0)"][0])
+}
+
+func atoi(t *testing.T, cell string) int {
+	t.Helper()
+	n, err := strconv.Atoi(cell)
+	if err != nil {
+		t.Fatalf("cell %q is not a number", cell)
+	}
+	return n
 }
 
 // verdictRows parses the verdict table: label → one cell per column.

@@ -34,10 +34,9 @@ type action struct {
 // schedule returns the chaos actions of a run of length d, in time order:
 // a kill about every ten seconds from the fifth (restarted two to four
 // seconds later, none in the last four seconds), then, at fixed fractions
-// of d, a window of latency on recommendations, a bad recommendations
-// replica (every answer a 500, long enough for its breaker to open and to
-// probe it again), a window of errors on recommendations and one network
-// fault on payments.
+// of d, windows of latency and of errors on recommendations, a bad
+// recommendations replica (every answer a 500, long enough for its breaker
+// to open and to probe it again) and one network fault on payments.
 func schedule(d time.Duration, seed uint64) []action {
 	rng := rand.New(rand.NewPCG(seed, 0x6b65656c))
 	jitter := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
@@ -48,8 +47,8 @@ func schedule(d time.Duration, seed uint64) []action {
 	window := min(max(d*15/100, 2*time.Second), 10*time.Second)
 	acts = append(acts,
 		action{At: d * 10 / 100, Kind: actLatency, Length: window},
-		action{At: d * 30 / 100, Kind: actBadReplica, Length: min(max(d/10, 3*time.Second), 6*time.Second), Pick: rng.IntN(1 << 30)},
-		action{At: d * 50 / 100, Kind: actErrors, Length: window},
+		action{At: d * 30 / 100, Kind: actErrors, Length: window},
+		action{At: d * 50 / 100, Kind: actBadReplica, Length: min(max(d/10, 3*time.Second), 6*time.Second), Pick: rng.IntN(1 << 30)},
 		action{At: d * 70 / 100, Kind: actNetwork, Length: min(window, 5*time.Second)},
 	)
 	slices.SortStableFunc(acts, func(a, b action) int { return cmp.Compare(a.At, b.At) })
