@@ -294,3 +294,28 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// TestEncodingPassesThrough: the gateway neither asks the upstream for gzip
+// on the client's behalf nor inflates a compressed answer.
+func TestEncodingPassesThrough(t *testing.T) {
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Got-Accept-Encoding", r.Header.Get("Accept-Encoding"))
+		if r.Header.Get("Accept-Encoding") == "gzip" {
+			w.Header().Set("Content-Encoding", "gzip")
+			_, _ = w.Write([]byte("\x1f\x8b not really gzip"))
+			return
+		}
+		_, _ = io.WriteString(w, "plain")
+	})
+	g := startGateway(t, "upstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	if r := do(t, c, http.MethodGet, g.url+"/", "", nil); r.header.Get("X-Got-Accept-Encoding") != "" || r.body != "plain" {
+		t.Errorf("no Accept-Encoding: upstream got %q, body %q", r.header.Get("X-Got-Accept-Encoding"), r.body)
+	}
+	r := do(t, c, http.MethodGet, g.url+"/", "", map[string]string{"Accept-Encoding": "gzip"})
+	if r.header.Get("Content-Encoding") != "gzip" || r.body != "\x1f\x8b not really gzip" {
+		t.Errorf("gzip: Content-Encoding %q, body %q; want the upstream's bytes as they were", r.header.Get("Content-Encoding"), r.body)
+	}
+}

@@ -204,6 +204,10 @@ func (p *Pool) newTransport(cfg Config, names map[string]bool) *http.Transport {
 		IdleConnTimeout:       orDefault(cfg.IdleConnTimeout, DefaultIdleConnTimeout),
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// A proxy passes bodies through as they are: without this the
+		// transport would ask for gzip on the client's behalf and inflate
+		// the answer, spending CPU and changing the bytes.
+		DisableCompression: true,
 	}
 	if t.MaxIdleConnsPerHost == 0 {
 		t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
