@@ -27,8 +27,9 @@ recommendations replicas and the gateway in front of them (real processes,
 this binary run again), send charges and recommendation reads at a steady
 rate, and break things: a payments replica is killed with SIGKILL about
 every ten seconds and restarted a few seconds later, recommendations get
-latency and then errors, and the network of one payments replica drops its
-answers for a few seconds. A status line shows what happens; the gateway's
+latency and then errors, one recommendations replica answers every request
+with a 500 for a few seconds (its breaker opens), and the network of one
+payments replica drops its answers for a few seconds. A status line shows what happens; the gateway's
 live dashboard is at the admin URL printed at the start.
 
 At the end, the verdict: success rate and latency of each API, retries,

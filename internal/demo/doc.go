@@ -33,7 +33,9 @@
 // kills a payments replica with SIGKILL about every ten seconds and restarts
 // it two to four seconds later (never leaving fewer than two alive), adds
 // latency and then 503s to recommendations through the gateway's fault API,
-// and black-holes the responses of one payments replica for a few seconds.
+// makes one recommendations replica answer every request with a 500 for a
+// few seconds (a fault on that host alone, which opens its breaker), and
+// black-holes the responses of one payments replica for a few seconds.
 // Every action is posted to the gateway's timeline (POST /events), so the
 // dashboard shows it.
 //

@@ -19,7 +19,7 @@ func ExampleWriteTable() {
 		Resilient: true,
 		Charges:   demo.APIResult{Requests: 2400, Succeeded: 2400, P50: 19 * time.Millisecond, P95: 40 * time.Millisecond, P99: 310 * time.Millisecond},
 		Reads:     demo.APIResult{Requests: 3600, Succeeded: 3600, P50: 6 * time.Millisecond, P95: 40 * time.Millisecond, P99: 280 * time.Millisecond, Stale: 153, Fallback: 2},
-		Kills:     6, LedgerEntries: 2400, GatewayRetries: 528, Hedges: 120, Ejections: 2, ClientRetries: 6,
+		Kills:     6, LedgerEntries: 2400, GatewayRetries: 528, Hedges: 120, BreakerOpenings: 3, Ejections: 2, ClientRetries: 6,
 	}
 	_ = demo.WriteTable(os.Stdout, without, with)
 	// Output:
@@ -39,7 +39,7 @@ func ExampleWriteTable() {
 	//                client retries            549           6
 	//               gateway retries              0         528
 	//                        hedges              0         120
-	//              breaker openings              0           0
+	//              breaker openings              0           3
 	//                 hosts ejected              0           2
 	//               replicas killed              6           6
 	//         charges in the ledger           2480        2400
