@@ -304,8 +304,12 @@
   // newest point of a tick may be incomplete and come again).
   function upsert(points) {
     const ps = state.points;
+    // The gateway pads the seconds before it started with zeros; they are
+    // not data, and would squeeze a young gateway's charts to the right.
+    const since = state.started ? Math.floor(Date.parse(state.started) / 1000) : -Infinity;
     for (const raw of points) {
       const p = Object.assign({}, raw, { t: Date.parse(raw.time) / 1000 });
+      if (p.t < since) continue;
       const n = ps.length;
       if (n === 0 || p.t > ps[n - 1].t) ps.push(p);
       else if (p.t === ps[n - 1].t) ps[n - 1] = p;
