@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/keelhq/keel/keeltest"
 )
 
 // Command is the command under test: the main package in the directory the
@@ -89,7 +91,7 @@ func (c *Command) Start(t *testing.T, args ...string) *Proc {
 	cmd := exec.Command(c.binary, args...) //nolint:gosec // the binary Main built
 	first := newFirstLine()
 	p := &Proc{
-		t: t, name: c.Name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{}),
+		t: t, name: c.Name, cmd: cmd, stderr: &keeltest.Buffer{}, done: make(chan struct{}),
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}},
 	}
 	cmd.Stdout, cmd.Stderr = first, p.stderr
@@ -135,7 +137,7 @@ type Proc struct {
 	t      *testing.T
 	name   string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *keeltest.Buffer
 	done   chan struct{} // closed when Wait returned
 	err    error         // Wait's result, set before done is closed
 	client *http.Client
@@ -255,22 +257,4 @@ func (f *firstLine) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(b)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
