@@ -11,38 +11,18 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/keelhq/keel/dashboard/dashboardtest"
 	"github.com/keelhq/keel/flags"
 	"github.com/keelhq/keel/gateway"
 )
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "write the browser test's screenshot to ../docs/dashboard.png")
-
-// chromium returns the browser to drive, or skips the test without one
-// (fails under CI, which installs it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium not found: install it (apt-get install -y chromium) to run the dashboard's browser test"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + "; CI is set, so this is a failure")
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // demoSource tells a story over the last five minutes, for the browser test
 // and the screenshot: steady traffic, a replica killed and restarted, a
@@ -142,36 +122,6 @@ func (d *demoSource) series(since time.Time) []gateway.Point {
 	return out
 }
 
-// browserLog collects what the page did that the test checks afterwards.
-type browserLog struct {
-	mu       sync.Mutex
-	requests []string
-	errors   []string
-}
-
-func (l *browserLog) listen(ev any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch ev := ev.(type) {
-	case *network.EventRequestWillBeSent:
-		l.requests = append(l.requests, ev.Request.URL)
-	case *runtime.EventExceptionThrown:
-		msg := ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			msg += " " + ev.ExceptionDetails.Exception.Description
-		}
-		l.errors = append(l.errors, msg)
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-			var parts []string
-			for _, a := range ev.Args {
-				parts = append(parts, string(a.Value)+a.Description)
-			}
-			l.errors = append(l.errors, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
-		}
-	}
-}
-
 // TestBrowser opens the dashboard in a real headless Chromium: the charts
 // draw the series, and a breaker that opens shows in the timeline and on
 // the host's badge. The page loads nothing from other hosts.
@@ -179,7 +129,7 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium; skipped with -short")
 	}
-	exe := chromium(t)
+	dashboardtest.Chromium(t)
 
 	src := newDemoSource(time.Now())
 	d := MustNew(src, Config{Interval: 250 * time.Millisecond})
@@ -207,28 +157,10 @@ func TestBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 1000),
-	)
-	defer cancelAlloc() // waits for Chromium to exit, before TempDir's cleanup
-	var blog browserLog
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(blog.listen), chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
+	bctx, blog := dashboardtest.Browser(t, ctx)
 
 	if err := chromedp.Do(bctx,
-		chromedp.EmulateViewport(1440, 1000),
+		chromedp.EmulateViewport(dashboardtest.Width, dashboardtest.Height),
 		chromedp.Navigate(base),
 	); err != nil {
 		t.Fatalf("open %s: %v", base, err)
@@ -244,7 +176,7 @@ func TestBrowser(t *testing.T) {
 		document.querySelectorAll('.uplot canvas').length === 3 && document.querySelectorAll('#timeline li').length === 10`
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](drawn, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		probe, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.keelDashboard)`))
-		t.Fatalf("charts not drawn: %v (probe %s, page errors %v)", err, probe, blog.errors)
+		t.Fatalf("charts not drawn: %v (probe %s, page errors %v)", err, probe, blog.Errors())
 	}
 	// The gateway's fault_added/fault_removed pair is one shaded window;
 	// a half-open breaker is amber, an open one red.
@@ -268,7 +200,7 @@ func TestBrowser(t *testing.T) {
 		Detail: "api/10.0.0.3:8080: closed → open (failure rate 62% over 50 calls)"})
 	shown := fmt.Sprintf(`%s === "open" && document.querySelector('#timeline li[data-seq="%d"]') !== null`, badge, opened.Seq)
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](shown, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-		t.Fatalf("the open breaker is not shown: %v (page errors %v)", err, blog.errors)
+		t.Fatalf("the open breaker is not shown: %v (page errors %v)", err, blog.Errors())
 	}
 	item, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('#timeline li[data-seq="%d"]').innerText`, opened.Seq)))
 	if err != nil {
@@ -338,18 +270,17 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Offline: every request went to the dashboard itself (or was data:).
-	blog.mu.Lock()
-	defer blog.mu.Unlock()
-	if len(blog.requests) < 5 {
-		t.Errorf("saw %d requests, want at least the page, 2 scripts, 2 styles and the stream: %v", len(blog.requests), blog.requests)
+	requests := blog.Requests()
+	if len(requests) < 5 {
+		t.Errorf("saw %d requests, want at least the page, 2 scripts, 2 styles and the stream: %v", len(requests), requests)
 	}
-	for _, r := range blog.requests {
+	for _, r := range requests {
 		u, err := url.Parse(r)
 		if err != nil || (u.Scheme != "data" && u.Host != ln.Addr().String()) {
 			t.Errorf("the page requested %s: want only %s", r, ln.Addr())
 		}
 	}
-	for _, e := range blog.errors {
+	for _, e := range blog.Errors() {
 		t.Errorf("page error: %s", e)
 	}
 }

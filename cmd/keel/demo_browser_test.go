@@ -1,43 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/keelhq/keel/dashboard/dashboardtest"
+	"github.com/keelhq/keel/keeltest"
 )
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "write TestDemo's screenshot of the dashboard to ../../docs/dashboard-demo.png")
-
-// output is a bytes.Buffer safe for concurrent use: the demo writes to it
-// while the test reads it.
-type output struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
 
 // withKeelMarker starts the part of keel demo -no-resilience's output that
 // belongs to the run with Keel's policies.
@@ -46,7 +26,7 @@ const withKeelMarker = "Now the same run with Keel's policies on."
 // waitDashboardURL waits until the run with Keel's policies prints its
 // dashboard's URL, and returns it. It gives up when ctx ends or the demo
 // finishes.
-func waitDashboardURL(ctx context.Context, out *output, finished <-chan struct{}) (string, error) {
+func waitDashboardURL(ctx context.Context, out *keeltest.Buffer, finished <-chan struct{}) (string, error) {
 	const prefix = "dashboard  "
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -68,56 +48,6 @@ func waitDashboardURL(ctx context.Context, out *output, finished <-chan struct{}
 	}
 }
 
-// chromium returns the browser to drive, or skips the test without one
-// (fails under CI, which installs it), as the dashboard's browser test does.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium not found: install it (apt-get install -y chromium) to check the demo's dashboard"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + "; CI is set, so this is a failure")
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// pageErrors collects the exceptions and console errors of the page.
-type pageErrors struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (p *pageErrors) listen(ev any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch ev := ev.(type) {
-	case *runtime.EventExceptionThrown:
-		msg := ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			msg += " " + ev.ExceptionDetails.Exception.Description
-		}
-		p.errs = append(p.errs, msg)
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError {
-			var parts []string
-			for _, a := range ev.Args {
-				parts = append(parts, string(a.Value)+a.Description)
-			}
-			p.errs = append(p.errs, "console.error: "+strings.Join(parts, " "))
-		}
-	}
-}
-
-func (p *pageErrors) list() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.errs...)
-}
-
 // checkDashboard opens the running demo's dashboard at url in a headless
 // Chromium: the charts draw the load, and when the bad recommendations
 // replica's breaker opens, the timeline shows a breaker_open event for that
@@ -126,30 +56,11 @@ func (p *pageErrors) list() []string {
 // to docs/dashboard-demo.png with -update-screenshot). It does not wait for
 // the demo to end.
 func checkDashboard(t *testing.T, ctx context.Context, url string) {
-	exe := chromium(t)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 1000),
-	)
-	defer cancelAlloc() // waits for Chromium to exit, before TempDir's cleanup
-	var perrs pageErrors
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(perrs.listen), chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
+	bctx, perrs := dashboardtest.Browser(t, ctx)
 
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1440, 1000), chromedp.Navigate(url)); err != nil {
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(dashboardtest.Width, dashboardtest.Height), chromedp.Navigate(url)); err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
 	// The charts draw the demo's load: three canvases, a throughput above
@@ -158,7 +69,7 @@ func checkDashboard(t *testing.T, ctx context.Context, url string) {
 		parseFloat(document.querySelector('#kpi-rps .kpi-value').textContent) > 0`
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](drawn, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		probe, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.keelDashboard)`))
-		t.Fatalf("charts not drawn: %v (probe %s, page errors %v)", err, probe, perrs.list())
+		t.Fatalf("charts not drawn: %v (probe %s, page errors %v)", err, probe, perrs.Errors())
 	}
 	// The bad replica's breaker opens (at half the run): the timeline has
 	// a breaker_open for a recommendations host whose badge says open.
@@ -173,7 +84,7 @@ func checkDashboard(t *testing.T, ctx context.Context, url string) {
 	host, err := chromedp.Run(bctx, chromedp.Poll[string](opened, chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil {
 		items, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#timeline li')].map((li) => li.innerText).join(' | ')`))
-		t.Fatalf("no open breaker shown: %v (timeline: %s; page errors %v)", err, items, perrs.list())
+		t.Fatalf("no open breaker shown: %v (timeline: %s; page errors %v)", err, items, perrs.Errors())
 	}
 	item, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#timeline li[data-kind="breaker_open"]').innerText`))
 	if err != nil {
@@ -214,7 +125,7 @@ func checkDashboard(t *testing.T, ctx context.Context, url string) {
 			t.Fatal(err)
 		}
 	}
-	for _, e := range perrs.list() {
+	for _, e := range perrs.Errors() {
 		t.Errorf("page error: %s", e)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/keeltest"
 )
 
 // demoExecEnv makes this test binary act as keel: "keel demo" re-executes
@@ -36,7 +38,7 @@ func TestDemo(t *testing.T) {
 	}
 	t.Setenv(demoExecEnv, "1")
 	t.Setenv("TMPDIR", t.TempDir()) // the runs' directories, kept or not
-	var stdout, stderr output
+	var stdout, stderr keeltest.Buffer
 	e := &env{stdout: &stdout, stderr: &stderr, getenv: os.Getenv}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
