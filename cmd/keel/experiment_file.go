@@ -283,57 +283,21 @@ func (w *walker) pairs(path string, at, n *yaml.Node) (keys, vals []*yaml.Node, 
 	return keys, vals, true
 }
 
-var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // expand replaces ${VAR}, ${VAR:-default} and $$ in a scalar node, in
-// place. A plain scalar loses its tag, so that it is typed again.
+// place, as the gateway's configuration does (config.ExpandEnv). A plain
+// scalar loses its tag, so that it is typed again.
 func (w *walker) expand(path string, at, n *yaml.Node) bool {
-	s := n.Value
-	if !strings.Contains(s, "$") {
+	if !strings.Contains(n.Value, "$") {
 		return true
 	}
-	var b strings.Builder
-	ok := true
-	for i := 0; i < len(s); {
-		switch {
-		case s[i] != '$':
-			b.WriteByte(s[i])
-			i++
-		case strings.HasPrefix(s[i:], "$$"):
-			b.WriteByte('$')
-			i += 2
-		case strings.HasPrefix(s[i:], "${"):
-			end := strings.IndexByte(s[i+2:], '}')
-			if end < 0 {
-				w.fail(path, at, "unterminated ${ (write $$ for a literal $)")
-				return false
-			}
-			name, def, hasDef := strings.Cut(s[i+2:i+2+end], ":-")
-			i += 2 + end + 1
-			if !varNameRE.MatchString(name) {
-				w.fail(path, at, "invalid environment variable name %q in ${...}", name)
-				ok = false
-				continue
-			}
-			v := w.getenv(name)
-			switch {
-			case v == "" && hasDef:
-				v = def
-			case v == "":
-				w.fail(path, at, "environment variable %s is not set (write ${%s:-default} to give a default)", name, name)
-				ok = false
-				continue
-			}
-			b.WriteString(v)
-		default:
-			b.WriteByte('$')
-			i++
-		}
+	v, problems := config.ExpandEnv(n.Value, w.getenv)
+	for _, p := range problems {
+		w.fail(path, at, "%s", p)
 	}
-	if !ok {
+	if len(problems) > 0 {
 		return false
 	}
-	n.Value = b.String()
+	n.Value = v
 	if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 		n.Tag = ""
 	}
@@ -422,36 +386,10 @@ func kindName(n *yaml.Node) string {
 
 // suggestKey returns " (did you mean x?)" or the list of valid keys.
 func suggestKey(key string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(key, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	if best != "" {
+	if best := config.Suggest(key, names); best != "" {
 		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
 	sorted := slices.Clone(names)
 	slices.Sort(sorted)
 	return " (valid keys: " + strings.Join(sorted, ", ") + ")"
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -96,9 +96,11 @@ func join(errs []*Error) error {
 	return errors.Join(list...)
 }
 
-// suggest returns the candidate closest to s by edit distance, if it is
-// close enough to be a likely typo, else "".
-func suggest(s string, candidates []string) string {
+// Suggest returns the candidate closest to s by edit distance (case
+// insensitive), if it is close enough to be a likely typo, else "". The
+// gateway's configuration and experiment files share it for their "did you
+// mean" hints.
+func Suggest(s string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(s), strings.ToLower(c))
@@ -110,7 +112,7 @@ func suggest(s string, candidates []string) string {
 }
 
 func didYouMean(s string, candidates []string) string {
-	if m := suggest(s, candidates); m != "" {
+	if m := Suggest(s, candidates); m != "" {
 		return fmt.Sprintf(" (did you mean %q?)", m)
 	}
 	return ""
@@ -128,13 +130,17 @@ func didYouMeanOrList(s string, candidates []string, what string) string {
 	return " (" + what + ": " + strings.Join(candidates, ", ") + ")"
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
-// Inputs longer than 64 bytes are not compared (distance 64).
+// editDistance is the optimal-string-alignment distance between a and b,
+// in bytes: Levenshtein's insertions, deletions and substitutions, plus
+// the swap of two neighbours ("laod" is one edit from "load"), the most
+// common typo in a key. Inputs longer than 64 bytes are not compared
+// (distance 64).
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 64
 	}
-	prev := make([]int, len(b)+1)
+	prev2 := make([]int, len(b)+1) // row i-2
+	prev := make([]int, len(b)+1)  // row i-1
 	cur := make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j
@@ -147,8 +153,11 @@ func editDistance(a, b string) int {
 				c = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -186,15 +187,18 @@ func parentKey(k string) string {
 
 var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// expand returns n with ${VAR} references in its value replaced; n itself
-// if it has none. It reports bad references and unset variables.
-func (d *decoder) expand(path string, at, n *yaml.Node) (*yaml.Node, bool) {
-	s := n.Value
+// ExpandEnv replaces ${VAR} in s with getenv("VAR"), ${VAR:-text} with
+// text when VAR is empty or unset, and $$ with $. It returns the result and
+// what was wrong with s — an unterminated ${, an invalid name, an unset
+// variable without default — one message each; the result is only
+// meaningful when there are none. The gateway's configuration and
+// experiment files share it.
+func ExpandEnv(s string, getenv func(string) string) (string, []string) {
 	if !strings.Contains(s, "$") {
-		return n, true
+		return s, nil
 	}
 	var b strings.Builder
-	ok := true
+	var problems []string
 	for i := 0; i < len(s); {
 		if s[i] != '$' {
 			b.WriteByte(s[i])
@@ -208,22 +212,19 @@ func (d *decoder) expand(path string, at, n *yaml.Node) (*yaml.Node, bool) {
 		case strings.HasPrefix(s[i:], "${"):
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
-				d.fail(path, at, "unterminated ${ (write $$ for a literal $)")
-				return nil, false
+				return "", append(problems, "unterminated ${ (write $$ for a literal $)")
 			}
 			name, def, hasDef := strings.Cut(s[i+2:i+2+end], ":-")
 			i += 2 + end + 1
 			if !varNameRE.MatchString(name) {
-				d.fail(path, at, "invalid environment variable name %q in ${...}", name)
-				ok = false
+				problems = append(problems, fmt.Sprintf("invalid environment variable name %q in ${...}", name))
 				continue
 			}
-			v := d.getenv(name)
+			v := getenv(name)
 			if v == "" && hasDef {
 				v = def
 			} else if v == "" {
-				d.fail(path, at, "environment variable %s is not set (write ${%s:-default} to give a default)", name, name)
-				ok = false
+				problems = append(problems, fmt.Sprintf("environment variable %s is not set (write ${%s:-default} to give a default)", name, name))
 				continue
 			}
 			b.WriteString(v)
@@ -232,11 +233,24 @@ func (d *decoder) expand(path string, at, n *yaml.Node) (*yaml.Node, bool) {
 			i++
 		}
 	}
-	if !ok {
+	return b.String(), problems
+}
+
+// expand returns n with ${VAR} references in its value replaced; n itself
+// if it has none. It reports bad references and unset variables.
+func (d *decoder) expand(path string, at, n *yaml.Node) (*yaml.Node, bool) {
+	if !strings.Contains(n.Value, "$") {
+		return n, true
+	}
+	v, problems := ExpandEnv(n.Value, d.getenv)
+	for _, p := range problems {
+		d.fail(path, at, "%s", p)
+	}
+	if len(problems) > 0 {
 		return nil, false
 	}
 	cp := *n
-	cp.Value = b.String()
+	cp.Value = v
 	if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 		cp.Tag = "" // typed again from the new text
 	}

@@ -315,11 +315,12 @@ func TestSuggest(t *testing.T) {
 		want string
 	}{
 		{"atempts", "attempts"}, {"BALANCER", "balancer"}, {"balancr", "balancer"}, {"zebra", ""}, {"x", ""}, {"max_eject_time", "max_ejection_time"},
+		{"laod", "load"}, {"balnacer", "balancer"}, // neighbours swapped: one edit
 	}
-	cands := []string{"attempts", "balancer", "max_ejection_time", "address"}
+	cands := []string{"attempts", "balancer", "max_ejection_time", "address", "load"}
 	for _, tt := range tests {
-		if got := suggest(tt.in, cands); got != tt.want {
-			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := Suggest(tt.in, cands); got != tt.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
