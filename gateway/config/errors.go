@@ -132,7 +132,7 @@ func didYouMeanOrList(s string, candidates []string, what string) string {
 
 // editDistance is the optimal-string-alignment distance between a and b,
 // in bytes: Levenshtein's insertions, deletions and substitutions, plus
-// the swap of two neighbours ("laod" is one edit from "load"), the most
+// the swap of two neighbors ("laod" is one edit from "load"), the most
 // common typo in a key. Inputs longer than 64 bytes are not compared
 // (distance 64).
 func editDistance(a, b string) int {

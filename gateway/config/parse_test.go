@@ -315,7 +315,7 @@ func TestSuggest(t *testing.T) {
 		want string
 	}{
 		{"atempts", "attempts"}, {"BALANCER", "balancer"}, {"balancr", "balancer"}, {"zebra", ""}, {"x", ""}, {"max_eject_time", "max_ejection_time"},
-		{"laod", "load"}, {"balnacer", "balancer"}, // neighbours swapped: one edit
+		{"laod", "load"}, {"balnacer", "balancer"}, // neighbors swapped: one edit
 	}
 	cands := []string{"attempts", "balancer", "max_ejection_time", "address", "load"}
 	for _, tt := range tests {
