@@ -41,8 +41,10 @@ Signals:
 
 The file is also reloaded when it changes on disk, unless -watch=false.
 The Go garbage collector runs at GOGC=400 unless GOGC is set.
-The admin API (admin.address, 127.0.0.1:9901 by default) serves /status,
-/metrics, /healthz, /readyz and /events; changes need admin.token.`
+The admin API (admin.address, 127.0.0.1:9901 by default) serves the live
+dashboard at /, and /status, /metrics, /healthz, /readyz, /events, /series
+and /faults; changes (flags, breakers, drains, faults, reload) need
+admin.token.`
 
 func runGateway(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "gateway", "-c keel.yaml [flags]", gatewayHelp)
