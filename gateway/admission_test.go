@@ -66,3 +66,30 @@ routes:
 		t.Error("the batch request did not reach the upstream")
 	}
 }
+
+// TestHedgeToAnotherHost: a GET that the slow host holds gets a hedge to
+// the other host after the route's hedge delay, and the fast answer wins.
+func TestHedgeToAnotherHost(t *testing.T) {
+	slow := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done(): // the losing hedge is canceled
+		}
+		_, _ = io.WriteString(w, "slow")
+	})
+	fast := newBackend(t, text(200, "fast"))
+	g := startGateway(t, "upstreams:\n"+upstreamYAML("app", "    balancer: round_robin\n    outlier: {disabled: true}\n", slow.addr(), fast.addr())+`
+routes:
+  - {name: app, upstream: app, hedge: {delay: 30ms}}
+`, nil)
+	for i := range 4 {
+		start := time.Now()
+		r := get(t, g.url+"/")
+		if r.status != 200 || r.body != "fast" || time.Since(start) > time.Second {
+			t.Errorf("request %d: %d %q after %v, want the fast host's answer well before the slow one's 2s", i, r.status, r.body, time.Since(start))
+		}
+	}
+	if slow.count() == 0 {
+		t.Errorf("the slow host was never tried; the test proves nothing")
+	}
+}
