@@ -96,7 +96,7 @@ func usage(w io.Writer) {
 	say(w, "\n")
 	say(w, "Commands:\n")
 	for _, c := range commands() {
-		say(w, "  %-10s %s\n", c.name, c.summary)
+		say(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	say(w, "\n")
 	say(w, `Run "keel help <command>" for a command's flags.`+"\n")
