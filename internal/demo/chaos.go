@@ -48,7 +48,10 @@ func schedule(d time.Duration, seed uint64) []action {
 	acts = append(acts,
 		action{At: d * 10 / 100, Kind: actLatency, Length: window},
 		action{At: d * 30 / 100, Kind: actErrors, Length: window},
-		action{At: d * 50 / 100, Kind: actBadReplica, Length: min(max(d/10, 3*time.Second), 6*time.Second), Pick: rng.IntN(1 << 30)},
+		// A quarter of the run, 3s to 6s: long enough that the replica's
+		// breaker sees its failures even when the load runs slow (a race
+		// build on a busy machine), short enough to end before the run.
+		action{At: d * 50 / 100, Kind: actBadReplica, Length: min(max(d/4, 3*time.Second), 6*time.Second), Pick: rng.IntN(1 << 30)},
 		action{At: d * 70 / 100, Kind: actNetwork, Length: min(window, 5*time.Second)},
 	)
 	slices.SortStableFunc(acts, func(a, b action) int { return cmp.Compare(a.At, b.At) })
