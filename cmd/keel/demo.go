@@ -56,6 +56,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	charges := fs.Int("charges", demo.DefaultChargeRate, "charges per second")
 	reads := fs.Int("reads", demo.DefaultReadRate, "recommendation reads per second")
 	keep := fs.Bool("keep", false, "keep the run's files (logs, ledger, keel.yaml) in the temporary directory")
+	exe := fs.String("keel", "", "the keel `binary` that runs the replicas and the gateway (default: this one)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -68,6 +69,9 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	cfg := demo.Config{
 		Duration: *duration, Seed: *seed, ChargeRate: *charges, ReadRate: *reads, Keep: *keep,
 		Out: e.stdout, Live: isTerminal(e.stdout),
+	}
+	if *exe != "" {
+		cfg.Command = []string{*exe}
 	}
 	if err := cfg.Validate(); err != nil {
 		say(e.stderr, "keel %v\n", err)
