@@ -17,6 +17,7 @@ import (
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/breaker"
 	"github.com/keelhq/keel/bulkhead"
+	"github.com/keelhq/keel/gateway/internal/h1"
 )
 
 // Pool is an upstream: a set of replica hosts, a balancer over them, outlier
@@ -39,7 +40,7 @@ type Pool struct {
 	brCfg     *breaker.Config
 	brRand    *rand.Rand // seeds per-host breaker generators; under setMu
 	bh        *bulkhead.Bulkhead
-	transport *http.Transport
+	transport idleCloser        // h1 for "http" (net/http's for upgrades), net/http's for "https"
 	send      http.RoundTripper // transport, or Config.WrapTransport of it
 	resolver  Resolver
 	check     func(ctx context.Context, addr string) error
@@ -195,8 +196,33 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-func (p *Pool) newTransport(cfg Config, names map[string]bool) *http.Transport {
+// idleCloser is the transport of a pool.
+type idleCloser interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
+// newTransport returns the pool's transport. Plain-text upstreams get the
+// h1 client, which runs each exchange on the caller's goroutine, with
+// net/http's Transport behind it for what it does not carry (upgrades,
+// "Expect: 100-continue", request trailers); TLS upstreams get net/http's
+// Transport, with HTTP/2.
+func (p *Pool) newTransport(cfg Config, names map[string]bool) idleCloser {
 	d := &net.Dialer{Timeout: orDefault(cfg.ConnectTimeout, DefaultConnectTimeout), KeepAlive: 30 * time.Second}
+	std := p.stdTransport(cfg, names, d)
+	if p.scheme != "http" {
+		return std
+	}
+	return &h1.Transport{
+		DialContext:         d.DialContext,
+		MaxConnsPerHost:     cfg.MaxConnsPerHost,
+		MaxIdleConnsPerHost: std.MaxIdleConnsPerHost,
+		IdleConnTimeout:     std.IdleConnTimeout,
+		Fallback:            std,
+	}
+}
+
+func (p *Pool) stdTransport(cfg Config, names map[string]bool, d *net.Dialer) *http.Transport {
 	t := &http.Transport{
 		DialContext:           d.DialContext,
 		MaxConnsPerHost:       cfg.MaxConnsPerHost,

@@ -1,0 +1,427 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// errStale marks a failure on a reused connection before any byte of an
+// answer arrived: most likely the server had closed it while it sat idle.
+var errStale = errors.New("h1: reused connection closed by the server")
+
+type staleError struct{ err error }
+
+func (e *staleError) Error() string {
+	return "h1: reused connection failed before an answer: " + e.err.Error()
+}
+
+func (e *staleError) Unwrap() []error { return []error{errStale, e.err} }
+
+// pconn is one keep-alive connection. It serves one request at a time: the
+// goroutine that took it from the pool owns it until its response ends.
+type pconn struct {
+	hc     *hostConns
+	c      net.Conn
+	lr     limitedReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time // when it went back to the pool
+	reused bool      // it carried a request before this one
+	closed atomic.Bool
+}
+
+func newPconn(hc *hostConns, c net.Conn) *pconn {
+	pc := &pconn{hc: hc, c: c}
+	pc.lr = limitedReader{r: c, n: math.MaxInt64}
+	pc.br = bufio.NewReaderSize(&pc.lr, 4<<10)
+	pc.bw = bufio.NewWriterSize(c, 4<<10)
+	return pc
+}
+
+// limitedReader bounds what the response header may read from the
+// connection; the body is read with no bound.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, ErrHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// close closes the connection and gives its slot back to the host, once.
+func (pc *pconn) close() {
+	if pc.closed.Swap(true) {
+		return
+	}
+	_ = pc.c.Close()
+	pc.hc.release()
+}
+
+// abort breaks the connection when the request's context ends; the owner
+// sees its read or write fail, and then closes the connection for good.
+func (pc *pconn) abort() { _ = pc.c.Close() }
+
+// roundTrip sends req on the connection and reads the response header. It
+// takes req.Body: it closes it, or its body writer does.
+func (pc *pconn) roundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, pc.abort)
+	}
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	pc.writeHeader(req, hasBody)
+	var wdone chan error
+	if hasBody {
+		wdone = make(chan error, 1)
+		go pc.writeBody(req, wdone)
+	} else if err := pc.bw.Flush(); err != nil {
+		pc.finish(stop, nil, false)
+		return nil, pc.mapErr(ctx, err, nil, false)
+	}
+
+	resp, got, err := pc.readResponse(req)
+	if err != nil {
+		pc.finish(stop, nil, false) // a body writer still running fails on the closed connection
+		return nil, pc.mapErr(ctx, err, wdone, got)
+	}
+	reuse := !resp.Close && !req.Close
+	if resp.Body == http.NoBody {
+		pc.finish(stop, wdone, reuse)
+		return resp, nil
+	}
+	resp.Body = &body{pc: pc, rc: resp.Body, ctx: ctx, stop: stop, wdone: wdone, reuse: reuse}
+	return resp, nil
+}
+
+// finish ends the connection's use by one request: back to the pool when
+// the exchange was complete and nothing interfered, closed otherwise.
+func (pc *pconn) finish(stop func() bool, wdone chan error, reuse bool) {
+	if stop != nil && !stop() {
+		reuse = false // the context ended: abort has closed, or is closing, the conn
+	}
+	if wdone != nil {
+		select {
+		case err := <-wdone:
+			if err != nil {
+				reuse = false
+			}
+		default:
+			reuse = false // the request body is still being written
+		}
+	}
+	if reuse && pc.br.Buffered() == 0 {
+		pc.hc.put(pc)
+		return
+	}
+	pc.close()
+}
+
+// mapErr turns a failure of the exchange into the error RoundTrip returns:
+// the context's cause when it ended, the body writer's error when it
+// failed first, a stale-connection error when a reused connection failed
+// before any byte of an answer.
+func (pc *pconn) mapErr(ctx context.Context, err error, wdone chan error, got bool) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if wdone != nil {
+		select {
+		case werr := <-wdone:
+			if werr != nil {
+				return werr
+			}
+		default:
+		}
+	}
+	var ne net.Error
+	if pc.reused && !got && !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, ErrHeaderTooLarge) {
+		return &staleError{err: err}
+	}
+	if errors.Is(err, io.EOF) && !got {
+		return fmt.Errorf("h1: %s closed the connection before answering: %w", pc.hc.addr, err)
+	}
+	return err
+}
+
+// readResponse reads the final response header, skipping up to max1xx
+// informational ones. got reports whether any byte of an answer arrived.
+func (pc *pconn) readResponse(req *http.Request) (resp *http.Response, got bool, err error) {
+	pc.lr.n = pc.hc.t.maxHeader()
+	defer func() { pc.lr.n = math.MaxInt64 }()
+	if _, err := pc.br.Peek(1); err != nil {
+		return nil, false, err
+	}
+	for n1xx := 0; ; n1xx++ {
+		resp, err := http.ReadResponse(pc.br, req)
+		if err != nil {
+			return nil, true, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode < 100 {
+			return resp, true, nil
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return nil, true, errors.New("h1: unexpected 101 Switching Protocols to a request without Upgrade")
+		}
+		if n1xx >= max1xx {
+			return nil, true, fmt.Errorf("h1: more than %d informational responses", max1xx)
+		}
+		pc.lr.n = pc.hc.t.maxHeader()
+	}
+}
+
+// writeHeader buffers the request line and header fields. validate has
+// checked every piece that goes on the wire.
+func (pc *pconn) writeHeader(req *http.Request, hasBody bool) {
+	bw := pc.bw
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	_, _ = bw.WriteString(method)
+	_ = bw.WriteByte(' ')
+	writeRequestURI(bw, req)
+	_, _ = bw.WriteString(" HTTP/1.1\r\nHost: ")
+	_, _ = bw.WriteString(hostHeader(req))
+	_, _ = bw.WriteString("\r\n")
+	for k, vv := range req.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		for _, v := range vv {
+			v = textproto.TrimString(v)
+			if v == "" && k == "User-Agent" {
+				continue // an empty User-Agent means "send none", as in net/http
+			}
+			_, _ = bw.WriteString(k)
+			_, _ = bw.WriteString(": ")
+			_, _ = bw.WriteString(v)
+			_, _ = bw.WriteString("\r\n")
+		}
+	}
+	if req.Close && !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close") {
+		_, _ = bw.WriteString("Connection: close\r\n")
+	}
+	switch {
+	case hasBody && req.ContentLength < 0:
+		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
+	case hasBody || (method != http.MethodGet && method != http.MethodHead):
+		// Many servers want a length for a bodiless POST, PUT or DELETE.
+		var b [32]byte
+		_, _ = bw.WriteString("Content-Length: ")
+		_, _ = bw.Write(strconv.AppendInt(b[:0], max(req.ContentLength, 0), 10))
+		_, _ = bw.WriteString("\r\n")
+	}
+	_, _ = bw.WriteString("\r\n")
+}
+
+// writeRequestURI writes what url.URL.RequestURI returns, without building
+// the string.
+func writeRequestURI(bw *bufio.Writer, req *http.Request) {
+	u := req.URL
+	if u.Opaque != "" {
+		if strings.HasPrefix(u.Opaque, "//") {
+			_, _ = bw.WriteString(u.Scheme)
+			_ = bw.WriteByte(':')
+		}
+		_, _ = bw.WriteString(u.Opaque)
+	} else if p := u.EscapedPath(); p != "" {
+		_, _ = bw.WriteString(p)
+	} else {
+		_ = bw.WriteByte('/')
+	}
+	if u.ForceQuery || u.RawQuery != "" {
+		_ = bw.WriteByte('?')
+		_, _ = bw.WriteString(u.RawQuery)
+	}
+}
+
+func hostHeader(req *http.Request) string {
+	if req.Host != "" {
+		return req.Host
+	}
+	return req.URL.Host
+}
+
+// copyBufs holds the buffers of chunked request bodies.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// writeBody writes req's body after the buffered header, flushes, closes
+// the body, and reports the outcome on done. On failure it then closes the
+// connection: the upstream cannot get a complete request, and the reader
+// must not wait for an answer to it.
+func (pc *pconn) writeBody(req *http.Request, done chan<- error) {
+	var err error
+	if req.ContentLength > 0 {
+		var n int64
+		n, err = io.CopyN(pc.bw, req.Body, req.ContentLength)
+		if err == io.EOF {
+			err = fmt.Errorf("h1: request body ended after %d of its %d bytes: %w", n, req.ContentLength, io.ErrUnexpectedEOF)
+		}
+	} else {
+		err = pc.writeChunked(req.Body)
+	}
+	if err == nil {
+		err = pc.bw.Flush()
+	}
+	_ = req.Body.Close()
+	done <- err
+	if err != nil {
+		_ = pc.c.Close()
+	}
+}
+
+// writeChunked streams body in chunked encoding, flushing each piece as it
+// comes so that a streamed upload is not held back.
+func (pc *pconn) writeChunked(body io.Reader) error {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	cw := httputil.NewChunkedWriter(pc.bw)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, err := cw.Write(buf[:n]); err != nil {
+				return err
+			}
+			if err := pc.bw.Flush(); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if err := cw.Close(); err != nil { // the last chunk, "0\r\n"
+		return err
+	}
+	_, err := pc.bw.WriteString("\r\n") // no trailers
+	return err
+}
+
+// validate checks what writeHeader puts on the wire, as net/http's
+// Transport does, so that a bad request fails before a connection is used.
+func validate(req *http.Request) error {
+	if m := req.Method; m != "" && !isToken(m) {
+		return fmt.Errorf("h1: invalid method %q", m)
+	}
+	if h := hostHeader(req); h == "" || !httpguts.ValidHostHeader(h) {
+		return fmt.Errorf("h1: invalid Host %q", h)
+	}
+	u := req.URL
+	if hasCTL(u.Opaque) || hasCTL(u.RawQuery) || hasCTL(u.RawPath) || (u.RawPath == "" && hasCTL(u.Path)) {
+		return errors.New("h1: request URL contains a control character")
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("h1: invalid header field name %q", k)
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("h1: invalid header field value for %q", k)
+			}
+		}
+	}
+	if req.ContentLength > 0 && (req.Body == nil || req.Body == http.NoBody) {
+		return fmt.Errorf("h1: ContentLength %d with no body", req.ContentLength)
+	}
+	return nil
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !httpguts.IsTokenRune(rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' || b == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// body is a response body on a pooled connection: at EOF the connection
+// goes back to the pool; closed early, the connection is closed.
+type body struct {
+	mu     sync.Mutex
+	pc     *pconn
+	rc     io.ReadCloser
+	ctx    context.Context
+	stop   func() bool
+	wdone  chan error
+	reuse  bool
+	done   bool // the connection was released
+	closed bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	switch {
+	case err == io.EOF:
+		b.done = true
+		b.pc.finish(b.stop, b.wdone, b.reuse)
+	case err != nil:
+		b.done = true
+		b.pc.finish(b.stop, b.wdone, false)
+		if b.ctx.Err() != nil {
+			err = context.Cause(b.ctx)
+		}
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if !b.done {
+		b.done = true
+		b.pc.finish(b.stop, b.wdone, false)
+	}
+	return nil
+}
