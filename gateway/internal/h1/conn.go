@@ -38,6 +38,7 @@ type pconn struct {
 	hc     *hostConns
 	c      net.Conn
 	lr     limitedReader
+	src    bodySource // the request body being written, while it is
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time // when it went back to the pool
@@ -54,10 +55,12 @@ func newPconn(hc *hostConns, c net.Conn) *pconn {
 }
 
 // limitedReader bounds what the response header may read from the
-// connection; the body is read with no bound.
+// connection; the body is read with no bound. eof records that the
+// connection ended.
 type limitedReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	eof bool
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -69,8 +72,34 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
+	if err == io.EOF {
+		l.eof = true
+	}
 	return n, err
 }
+
+// bodySource reads a request body for its writer and keeps the body's
+// failure apart from the connection's.
+type bodySource struct {
+	r   io.Reader
+	err error
+}
+
+func (s *bodySource) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// bodyError is a request body's own failure (its Read failed, or it ended
+// before ContentLength): RoundTrip returns it, and the request is not sent
+// again.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
 
 // close closes the connection and gives its slot back to the host, once.
 func (pc *pconn) close() {
@@ -152,8 +181,11 @@ func (pc *pconn) mapErr(ctx context.Context, err error, wdone chan error, got bo
 	if wdone != nil {
 		select {
 		case werr := <-wdone:
-			if werr != nil {
-				return werr
+			// The body's own failure is the cause; a failed write on the
+			// connection is one more symptom of what the read saw.
+			var be *bodyError
+			if errors.As(werr, &be) {
+				return be.err
 			}
 		default:
 		}
@@ -172,6 +204,7 @@ func (pc *pconn) mapErr(ctx context.Context, err error, wdone chan error, got bo
 // informational ones. got reports whether any byte of an answer arrived.
 func (pc *pconn) readResponse(req *http.Request) (resp *http.Response, got bool, err error) {
 	pc.lr.n = pc.hc.t.maxHeader()
+	pc.lr.eof = false
 	defer func() { pc.lr.n = math.MaxInt64 }()
 	if _, err := pc.br.Peek(1); err != nil {
 		return nil, false, err
@@ -179,6 +212,11 @@ func (pc *pconn) readResponse(req *http.Request) (resp *http.Response, got bool,
 	for n1xx := 0; ; n1xx++ {
 		resp, err := http.ReadResponse(pc.br, req)
 		if err != nil {
+			if pc.lr.eof && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				// Cut in the middle of a line, the header reads as
+				// malformed; the connection's end is the cause.
+				err = fmt.Errorf("h1: connection closed in the response header: %w (%w)", io.ErrUnexpectedEOF, err)
+			}
 			return nil, true, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode < 100 {
@@ -277,15 +315,21 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // must not wait for an answer to it.
 func (pc *pconn) writeBody(req *http.Request, done chan<- error) {
 	var err error
+	src := &pc.src
+	src.r, src.err = req.Body, nil
 	if req.ContentLength > 0 {
 		var n int64
-		n, err = io.CopyN(pc.bw, req.Body, req.ContentLength)
+		n, err = io.CopyN(pc.bw, src, req.ContentLength)
 		if err == io.EOF {
-			err = fmt.Errorf("h1: request body ended after %d of its %d bytes: %w", n, req.ContentLength, io.ErrUnexpectedEOF)
+			err = &bodyError{fmt.Errorf("h1: request body ended after %d of its %d bytes: %w", n, req.ContentLength, io.ErrUnexpectedEOF)}
 		}
 	} else {
-		err = pc.writeChunked(req.Body)
+		err = pc.writeChunked(src)
 	}
+	if src.err != nil {
+		err = &bodyError{src.err}
+	}
+	src.r = nil
 	if err == nil {
 		err = pc.bw.Flush()
 	}
