@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,8 @@ var (
 //
 // The zero Transport is usable: it dials with a 5s connect timeout and
 // keeps up to 64 idle connections per host for 90s. A Transport is safe for
-// concurrent use; set its fields before the first request.
+// concurrent use; set its fields before the first request. A URL host
+// without a port is dialed on port 80.
 type Transport struct {
 	// DialContext opens connections. Nil means a net.Dialer with a 5s
 	// timeout and 30s TCP keep-alive.
@@ -206,10 +208,20 @@ func (t *Transport) host(addr string) *hostConns {
 			m[k] = v
 		}
 	}
-	hc := newHostConns(t, addr)
+	hc := newHostConns(t, dialAddr(addr))
 	m[addr] = hc
 	t.hosts.Store(&m)
 	return hc
+}
+
+// dialAddr returns the address to dial for a URL's host: with port 80 when
+// it names none, as net/http does.
+func dialAddr(host string) string {
+	u := url.URL{Host: host}
+	if u.Port() != "" {
+		return host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 func lenMap(m *map[string]*hostConns) int {
