@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -71,7 +72,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 						n += m
 					}
 					resp.Body.Close()
-					if err != io.EOF || n != len(body) {
+					if !errors.Is(err, io.EOF) || n != len(body) {
 						b.Errorf("body %d bytes, %v", n, err)
 					}
 				}

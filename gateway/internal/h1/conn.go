@@ -320,7 +320,7 @@ func (pc *pconn) writeBody(req *http.Request, done chan<- error) {
 	if req.ContentLength > 0 {
 		var n int64
 		n, err = io.CopyN(pc.bw, src, req.ContentLength)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = &bodyError{fmt.Errorf("h1: request body ended after %d of its %d bytes: %w", n, req.ContentLength, io.ErrUnexpectedEOF)}
 		}
 	} else {
@@ -443,7 +443,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		b.done = true
 		b.pc.finish(b.stop, b.wdone, b.reuse)
 	case err != nil:

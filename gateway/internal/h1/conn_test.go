@@ -20,7 +20,7 @@ import (
 // connection.
 func TestKeepAlive(t *testing.T) {
 	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, r.URL.Path)
+		_, _ = io.WriteString(w, r.URL.Path) //nolint:gosec // a test server echoing the path to its own client
 	}))
 	tr := newTransport(t, nil)
 	for i := range 200 {
@@ -156,7 +156,7 @@ func TestFraming(t *testing.T) {
 				method = http.MethodGet
 			}
 			for i := range 2 {
-				resp, body, err := do(t, tr, newReq(t, context.Background(), method, s.url("/"), nil))
+				resp, body, err := do(t, tr, newReq(t, context.Background(), method, s.url("/"), nil)) //nolint:bodyclose // do closes it
 				if err != nil {
 					t.Fatalf("request %d: %v", i, err)
 				}
@@ -312,8 +312,8 @@ func TestStaleReplay(t *testing.T) {
 			tr := newTransport(t, &Transport{ProbeAfter: -1})
 			mustGet(t, tr, s.url("/"))
 			<-closed
-			time.Sleep(10 * time.Millisecond) // the FIN reaches the client
-			resp, body, err := do(t, tr, tc.req(t, s.url("/")))
+			time.Sleep(10 * time.Millisecond)                   // the FIN reaches the client
+			resp, body, err := do(t, tr, tc.req(t, s.url("/"))) //nolint:bodyclose // do closes it
 			if tc.replay {
 				if err != nil {
 					t.Fatalf("replayable request failed: %v", err)
@@ -362,7 +362,7 @@ func TestStaleProbe(t *testing.T) {
 func TestStaleFreshConnNotReplayed(t *testing.T) {
 	s := newRawServer(t, func(c net.Conn, br *bufio.Reader) { _, _ = readRaw(br) })
 	tr := newTransport(t, nil)
-	_, _, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.url("/"), nil))
+	_, _, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.url("/"), nil)) //nolint:bodyclose // do closes it
 	if !errors.Is(err, io.EOF) || errors.Is(err, errStale) {
 		t.Errorf("error %v, want io.EOF and not errStale", err)
 	}
@@ -416,7 +416,7 @@ func TestContextCancel(t *testing.T) {
 			ctx, cancel := tc.ctx()
 			defer cancel()
 			start := time.Now()
-			_, err := tr.RoundTrip(newReq(t, ctx, http.MethodGet, s.url("/"), nil))
+			err := rtErr(tr, newReq(t, ctx, http.MethodGet, s.url("/"), nil))
 			if el := time.Since(start); el > 2*time.Second {
 				t.Errorf("RoundTrip took %v after the cancel", el)
 			}
@@ -437,7 +437,7 @@ func TestContextCancel(t *testing.T) {
 		tr := newTransport(t, nil)
 		ctx, cancel := context.WithCancelCause(context.Background())
 		cancel(cause)
-		_, err := tr.RoundTrip(newReq(t, ctx, http.MethodGet, "http://127.0.0.1:1/", nil))
+		err := rtErr(tr, newReq(t, ctx, http.MethodGet, "http://127.0.0.1:1/", nil))
 		if !errors.Is(err, cause) || tr.Dials() != 0 {
 			t.Errorf("error %v, Dials %d; want %v and 0", err, tr.Dials(), cause)
 		}

@@ -41,7 +41,7 @@ func TestEarlyAnswer(t *testing.T) {
 			req.ContentLength = -1
 			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		resp, got, err := do(t, tr, req)
+		resp, got, err := do(t, tr, req) //nolint:bodyclose // do closes it
 		if err != nil {
 			t.Fatalf("chunked=%v: %v", chunked, err)
 		}
@@ -132,7 +132,7 @@ func TestRequestBodyErrors(t *testing.T) {
 				body := &closeRecorder{Reader: tc.body()}
 				req := newReq(t, context.Background(), http.MethodPut, s.url("/"), body)
 				req.ContentLength = tc.length
-				_, _, err := do(t, tr, req)
+				_, _, err := do(t, tr, req) //nolint:bodyclose // do closes it
 				if !errors.Is(err, tc.is) {
 					t.Errorf("error %v, want %v", err, tc.is)
 				}
@@ -261,7 +261,7 @@ func TestFallback(t *testing.T) {
 			if Carries(req) {
 				t.Fatal("Carries is true")
 			}
-			resp, err := tr.RoundTrip(req)
+			resp, err := tr.RoundTrip(req) //nolint:bodyclose // the recorder returns http.NoBody
 			if err != nil || resp.StatusCode != 299 {
 				t.Fatalf("got %v %v, want the fallback's 299", resp, err)
 			}
@@ -272,7 +272,7 @@ func TestFallback(t *testing.T) {
 				t.Errorf("Dials %d, want 0", d)
 			}
 			tr2 := newTransport(t, nil)
-			if _, err := tr2.RoundTrip(tc.req(t)); !errors.Is(err, ErrUnsupported) {
+			if err := rtErr(tr2, tc.req(t)); !errors.Is(err, ErrUnsupported) {
 				t.Errorf("without Fallback: %v, want ErrUnsupported", err)
 			}
 		})
@@ -367,7 +367,7 @@ func TestConcurrent(t *testing.T) {
 			_, _ = fmt.Fprintf(w, "%x", sum)
 			return
 		}
-		_, _ = io.WriteString(w, strings.Repeat(r.URL.RawQuery, 10))
+		_, _ = io.WriteString(w, strings.Repeat(r.URL.RawQuery, 10)) //nolint:gosec // a test server echoing the query to its own client
 	}))
 	tr := newTransport(t, &Transport{MaxIdleConnsPerHost: 4})
 	var wg sync.WaitGroup

@@ -45,7 +45,7 @@ func newRawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) *rawS
 			s.conns = append(s.conns, c)
 			s.mu.Unlock()
 			s.wg.Go(func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				handle(c, bufio.NewReader(c))
 			})
 		}
@@ -238,4 +238,13 @@ func hostStats(t *testing.T, tr *Transport, addr string) (open, idle int) {
 		t.Fatalf("no pool for %s", addr)
 	}
 	return (*m)[addr].stats()
+}
+
+// rtErr runs a round trip expected to fail and returns its error.
+func rtErr(tr http.RoundTripper, req *http.Request) error {
+	resp, err := tr.RoundTrip(req)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	return err
 }

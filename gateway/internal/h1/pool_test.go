@@ -19,7 +19,7 @@ import (
 func TestMaxConnsPerHost(t *testing.T) {
 	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(30 * time.Millisecond)
-		_, _ = io.WriteString(w, r.URL.Path)
+		_, _ = io.WriteString(w, r.URL.Path) //nolint:gosec // a test server echoing the path to its own client
 	}))
 	tr := newTransport(t, &Transport{MaxConnsPerHost: 2})
 	var wg sync.WaitGroup
@@ -208,7 +208,7 @@ func (u *pipeUpstream) dial(_ context.Context, _, addr string) (net.Conn, error)
 	u.dials++
 	u.mu.Unlock()
 	u.wg.Go(func() {
-		defer sc.Close()
+		defer func() { _ = sc.Close() }()
 		br := bufio.NewReader(sc)
 		for {
 			req, err := http.ReadRequest(br)

@@ -3,6 +3,7 @@
 package h1
 
 import (
+	"errors"
 	"net"
 	"syscall"
 )
@@ -22,12 +23,9 @@ func alive(c net.Conn) bool {
 	var buf [1]byte
 	err = rc.Read(func(fd uintptr) bool {
 		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK:
-			ok = true // nothing to read: still open
-		default: // an error, EOF (n == 0), or bytes nobody asked for
-			ok = false
-		}
+		// Nothing to read (EAGAIN): still open. An error, EOF (n == 0),
+		// or bytes nobody asked for: unusable.
+		ok = errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EWOULDBLOCK)
 		return true
 	})
 	return ok && err == nil

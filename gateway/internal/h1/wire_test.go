@@ -293,4 +293,3 @@ func TestReqCloseNotReused(t *testing.T) {
 		t.Errorf("Dials %d, server accepts %d; want 2 and 2", d, a)
 	}
 }
-
