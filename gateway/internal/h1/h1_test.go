@@ -309,7 +309,7 @@ func TestClose(t *testing.T) {
 		t.Fatal("the idle connection was not closed")
 	}
 	for _, u := range []string{s.url("/"), s2.url("/")} { // a known host and a new one
-		if _, err := tr.RoundTrip(newReq(t, context.Background(), http.MethodGet, u, nil)); !errors.Is(err, ErrClosed) {
+		if err := rtErr(tr, newReq(t, context.Background(), http.MethodGet, u, nil)); !errors.Is(err, ErrClosed) {
 			t.Errorf("after Close: %v, want ErrClosed", err)
 		}
 	}
@@ -378,7 +378,7 @@ func TestConcurrent(t *testing.T) {
 				if i%10 == 0 {
 					body := strings.Repeat(q, 1000)
 					req := newReq(t, context.Background(), http.MethodPost, s.URL+"/", strings.NewReader(body))
-					_, got, err := do(t, tr, req)
+					_, got, err := do(t, tr, req) //nolint:bodyclose // do closes it
 					if want := fmt.Sprintf("%x", sha256.Sum256([]byte(body))); err != nil || got != want {
 						t.Errorf("POST %s: %q %v", q, got, err)
 						return
@@ -386,7 +386,7 @@ func TestConcurrent(t *testing.T) {
 					continue
 				}
 				u := s.URL + "/?" + url.PathEscape(q)
-				_, got, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, u, nil))
+				_, got, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, u, nil)) //nolint:bodyclose // do closes it
 				if want := strings.Repeat(q, 10); err != nil || got != want {
 					t.Errorf("GET %s: %q %v", q, got, err)
 					return
@@ -406,7 +406,7 @@ func TestResponseFields(t *testing.T) {
 	s := newRawServer(t, replyLoop("HTTP/1.1 201 Created\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 2\r\n\r\nok", nil))
 	tr := newTransport(t, nil)
 	req := newReq(t, context.Background(), http.MethodGet, s.url("/"), nil)
-	resp, body, err := do(t, tr, req)
+	resp, body, err := do(t, tr, req) //nolint:bodyclose // do closes it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,7 +175,7 @@ func do(t *testing.T, tr http.RoundTripper, req *http.Request) (*http.Response, 
 
 func mustGet(t *testing.T, tr http.RoundTripper, url string) string {
 	t.Helper()
-	resp, body, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, url, nil))
+	resp, body, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, url, nil)) //nolint:bodyclose // do closes it
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

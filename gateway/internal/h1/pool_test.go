@@ -26,7 +26,7 @@ func TestMaxConnsPerHost(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			p := fmt.Sprintf("/%d", i)
-			resp, body, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.URL+p, nil))
+			resp, body, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.URL+p, nil)) //nolint:bodyclose // do closes it
 			if err != nil {
 				t.Errorf("request %d: %v", i, err)
 				return
@@ -62,7 +62,7 @@ func TestWaiterContext(t *testing.T) {
 	tr := newTransport(t, &Transport{MaxConnsPerHost: 1})
 	slow := make(chan error, 1)
 	go func() {
-		_, _, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.URL+"/slow", nil))
+		_, _, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.URL+"/slow", nil)) //nolint:bodyclose // do closes it
 		slow <- err
 	}()
 	eventually(t, "the slow request to take the connection", func() bool {
@@ -74,7 +74,7 @@ func TestWaiterContext(t *testing.T) {
 		if cancelFirst {
 			cancel()
 		}
-		_, _, err := do(t, tr, newReq(t, ctx, http.MethodGet, s.URL+"/", nil))
+		_, _, err := do(t, tr, newReq(t, ctx, http.MethodGet, s.URL+"/", nil)) //nolint:bodyclose // do closes it
 		cancel()
 		if cancelFirst && !errors.Is(err, context.Canceled) {
 			t.Errorf("canceled waiter: %v, want context.Canceled", err)
@@ -87,7 +87,7 @@ func TestWaiterContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 3 {
-		wg.Go(func() { _, _, _ = do(t, tr, newReq(t, ctx, http.MethodGet, s.URL+"/", nil)) })
+		wg.Go(func() { _, _, _ = do(t, tr, newReq(t, ctx, http.MethodGet, s.URL+"/", nil)) }) //nolint:bodyclose // do closes it
 	}
 	got := make(chan string, 1)
 	go func() {
@@ -149,7 +149,7 @@ func TestDialFailureFreesSlot(t *testing.T) {
 		},
 	})
 	for range 3 {
-		if _, _, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.url("/"), nil)); err == nil || err.Error() != "dial refused" {
+		if err := rtErr(tr, newReq(t, context.Background(), http.MethodGet, s.url("/"), nil)); err == nil || err.Error() != "dial refused" {
 			t.Errorf("error %v, want dial refused", err)
 		}
 	}

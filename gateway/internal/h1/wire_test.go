@@ -168,7 +168,7 @@ func TestWireFormat(t *testing.T) {
 
 func mustDo(t *testing.T, tr http.RoundTripper, req *http.Request) string {
 	t.Helper()
-	resp, body, err := do(t, tr, req)
+	resp, body, err := do(t, tr, req) //nolint:bodyclose // do closes it
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
