@@ -160,7 +160,9 @@ func (pc *pconn) finish(stop func() bool, wdone chan error, reuse bool) {
 				reuse = false
 			}
 		default:
-			reuse = false // the request body is still being written
+			// The body writer has not reported: it is about to, or the
+			// upstream answered before reading the whole body.
+			reuse = reuse && waitWrite(wdone)
 		}
 	}
 	if reuse && pc.br.Buffered() == 0 {
@@ -168,6 +170,19 @@ func (pc *pconn) finish(stop func() bool, wdone chan error, reuse bool) {
 		return
 	}
 	pc.close()
+}
+
+// waitWrite waits up to maxWriteWait for the body writer to report, and
+// reports whether it wrote the whole request.
+func waitWrite(wdone chan error) bool {
+	t := time.NewTimer(maxWriteWait)
+	defer t.Stop()
+	select {
+	case err := <-wdone:
+		return err == nil
+	case <-t.C:
+		return false
+	}
 }
 
 // mapErr turns a failure of the exchange into the error RoundTrip returns:

@@ -369,7 +369,7 @@ func TestConcurrent(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, strings.Repeat(r.URL.RawQuery, 10)) //nolint:gosec // a test server echoing the query to its own client
 	}))
-	tr := newTransport(t, &Transport{MaxIdleConnsPerHost: 4})
+	tr := newTransport(t, nil)
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Go(func() {
@@ -424,4 +424,71 @@ func TestResponseFields(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
 	}
+}
+
+// TestKeepAliveWithBodies: requests with bodies, answered as soon as the
+// body arrived, keep their connection (the response may end before the
+// body writer reported).
+func TestKeepAliveWithBodies(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(w, r.Body)
+	}))
+	tr := newTransport(t, nil)
+	for i := range 300 {
+		want := fmt.Sprint(i)
+		req := newReq(t, context.Background(), http.MethodPost, s.URL, strings.NewReader(want))
+		if i%2 == 1 {
+			req.ContentLength = -1
+		}
+		if got := mustDo(t, tr, req); got != want {
+			t.Fatalf("body %q, want %q", got, want)
+		}
+	}
+	if d, a := tr.Dials(), s.accepted.Load(); d != 1 || a != 1 {
+		t.Errorf("Dials %d, server accepts %d; want 1 and 1", d, a)
+	}
+}
+
+// TestEarlyAnswerKeepAlive: an upstream answers, keep-alive, without
+// reading a body that is still being streamed: the response is returned,
+// the connection is not reused.
+func TestEarlyAnswerKeepAlive(t *testing.T) {
+	eof := make(chan struct{}, 2)
+	s := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		_, _ = io.WriteString(c, okReply)
+		if _, err := io.Copy(io.Discard, br); err == nil {
+			eof <- struct{}{}
+		}
+	})
+	tr := newTransport(t, nil)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte("first part")) }()
+	req := newReq(t, context.Background(), http.MethodPost, s.url("/"), pr)
+	req.ContentLength = -1
+	start := time.Now()
+	if got := mustDo(t, tr, req); got != "ok" {
+		t.Errorf("body %q", got)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("took %v", el)
+	}
+	select {
+	case <-eof:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection was not closed")
+	}
+	if open, idle := hostStats(t, tr, s.addr()); open != 0 || idle != 0 {
+		t.Errorf("open %d idle %d, want 0 0", open, idle)
+	}
+	_ = pw.CloseWithError(errors.New("client gone")) // ends the body writer
 }

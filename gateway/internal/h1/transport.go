@@ -25,6 +25,10 @@ const (
 	// max1xx bounds the informational responses skipped before the final
 	// one.
 	max1xx = 5
+	// maxWriteWait bounds how long a complete response waits for the
+	// writer of its request's body to report before the connection is
+	// closed rather than reused (net/http waits as long).
+	maxWriteWait = 50 * time.Millisecond
 )
 
 // Errors of the transport. Connection failures are returned as the network
