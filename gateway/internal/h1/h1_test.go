@@ -471,7 +471,7 @@ func TestEarlyAnswerKeepAlive(t *testing.T) {
 	})
 	tr := newTransport(t, nil)
 	pr, pw := io.Pipe()
-	defer pw.Close()
+	defer func() { _ = pw.Close() }()
 	go func() { _, _ = pw.Write([]byte("first part")) }()
 	req := newReq(t, context.Background(), http.MethodPost, s.url("/"), pr)
 	req.ContentLength = -1
