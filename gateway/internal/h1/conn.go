@@ -392,6 +392,9 @@ func validate(req *http.Request) error {
 	if m := req.Method; m != "" && !isToken(m) {
 		return fmt.Errorf("h1: invalid method %q", m)
 	}
+	if req.URL.Host == "" {
+		return errors.New("h1: no Host in request URL")
+	}
 	if h := hostHeader(req); h == "" || !httpguts.ValidHostHeader(h) {
 		return fmt.Errorf("h1: invalid Host %q", h)
 	}

@@ -174,6 +174,7 @@ func TestValidation(t *testing.T) {
 		{"CTL in RawPath", func(r *http.Request) { r.URL.Path, r.URL.RawPath = "/a", "/a\x7f" }},
 		{"CTL in Opaque", func(r *http.Request) { r.URL.Opaque = "/a\tb" }},
 		{"bad Host", func(r *http.Request) { r.Host = "a b" }},
+		{"no URL host", func(r *http.Request) { r.URL.Host = ""; r.Host = "example.com" }},
 		{"Host with CRLF", func(r *http.Request) { r.Host = "a\r\nX: y" }},
 		{"bad method", func(r *http.Request) { r.Method = "GE T" }},
 		{"ContentLength with nil body", func(r *http.Request) { r.ContentLength = 5; r.Body = nil }},
