@@ -61,6 +61,10 @@ func (h *hostConns) get(ctx context.Context) (*pconn, error) {
 		select {
 		case pc := <-ch:
 			if pc == nil {
+				if h.isClosed() { // the slot passes on to the next waiter
+					h.release()
+					return nil, ErrClosed
+				}
 				return h.dial(ctx)
 			}
 			pc.reused = true
@@ -76,6 +80,12 @@ func (h *hostConns) get(ctx context.Context) (*pconn, error) {
 			return nil, context.Cause(ctx)
 		}
 	}
+}
+
+func (h *hostConns) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }
 
 // unwait removes ch from the waiters; false when it was no longer there.

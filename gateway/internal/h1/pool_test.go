@@ -305,3 +305,48 @@ func TestIdleConnTimeoutSeveral(t *testing.T) {
 		u.wg.Wait()
 	})
 }
+
+// TestCloseWithWaiters: requests waiting for a connection when Close is
+// called fail with ErrClosed once a slot frees; none dials.
+func TestCloseWithWaiters(t *testing.T) {
+	release := make(chan struct{})
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		_, _ = io.WriteString(w, "ok")
+	}))
+	addr := s.Listener.Addr().String()
+	tr := &Transport{MaxConnsPerHost: 1}
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, s.URL, nil)) //nolint:bodyclose // do closes it
+		first <- err
+	}()
+	eventually(t, "the first request to take the connection", func() bool { return s.accepted.Load() == 1 })
+	waiters := make(chan error, 3)
+	for range 3 {
+		go func() { waiters <- rtErr(tr, newReq(t, context.Background(), http.MethodGet, s.URL, nil)) }()
+	}
+	eventually(t, "the waiters to queue", func() bool {
+		m := tr.hosts.Load()
+		h := (*m)[addr]
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.waiters) == 3
+	})
+	tr.Close()
+	close(release)
+	if err := <-first; err != nil {
+		t.Errorf("request in flight: %v", err)
+	}
+	for range 3 {
+		if err := <-waiters; !errors.Is(err, ErrClosed) {
+			t.Errorf("waiter: %v, want ErrClosed", err)
+		}
+	}
+	if d := tr.Dials(); d != 1 {
+		t.Errorf("Dials %d, want 1", d)
+	}
+	if open, idle := hostStats(t, tr, addr); open != 0 || idle != 0 {
+		t.Errorf("open %d idle %d, want 0 0", open, idle)
+	}
+}
