@@ -22,6 +22,7 @@ import (
 	"github.com/keelhq/keel/keelhttp"
 	"github.com/keelhq/keel/shed"
 	"github.com/keelhq/keel/telemetry"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Options are the parts of a Gateway that do not come from its
@@ -147,7 +148,9 @@ func (g *Gateway) setupTelemetry(cfg *config.Config) error {
 	}
 	g.observer = keel.Observers(observers...)
 	hcc := telemetry.HTTPClientConfig{}
-	hsc := telemetry.HTTPServerConfig{}
+	// The gateway exports no spans: the server side only extracts the
+	// caller's trace context (for the access log) and starts none.
+	hsc := telemetry.HTTPServerConfig{TracerProvider: noop.NewTracerProvider()}
 	if g.prom != nil {
 		hcc.MeterProvider, hcc.Histograms = g.prom.MeterProvider(), g.prom.Histograms()
 		hsc.MeterProvider, hsc.Histograms = g.prom.MeterProvider(), g.prom.Histograms()

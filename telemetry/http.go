@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Instruments of the OpenTelemetry HTTP semantic conventions that
@@ -226,7 +227,10 @@ func (rt *clientRoundTripper) CloseIdleConnections() {
 // HTTPServerConfig configures [HTTPServer]. The zero value is ready to use.
 type HTTPServerConfig struct {
 	// TracerProvider provides the tracer of the server spans. Nil means
-	// otel.GetTracerProvider().
+	// otel.GetTracerProvider(). With a noop.TracerProvider (package
+	// go.opentelemetry.io/otel/trace/noop) no span is started at all: Start
+	// only extracts the caller's trace context, which then stays in the
+	// request's context for logs and propagation.
 	TracerProvider trace.TracerProvider
 	// MeterProvider provides the meter of http.server.request.duration. Nil
 	// means otel.GetMeterProvider().
@@ -280,7 +284,10 @@ func NewHTTPServer(cfg HTTPServerConfig) (*HTTPServer, error) {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	s := &HTTPServer{prop: propagator(cfg.Propagator), tracer: tp.Tracer(ScopeName)}
+	s := &HTTPServer{prop: propagator(cfg.Propagator)}
+	if _, off := tp.(noop.TracerProvider); !off {
+		s.tracer = tp.Tracer(ScopeName)
+	}
 	if err := s.duration.init(cfg.MeterProvider, MetricHTTPServerDuration, descHTTPServerDuration,
 		cfg.Buckets, cfg.Histograms, serverAttrs); err != nil {
 		return nil, err
@@ -335,6 +342,10 @@ func (s *HTTPServer) Start(r *http.Request) (context.Context, func(keelhttp.Requ
 		sr.scheme = "https"
 	}
 	sr.route = routeOf(r.Pattern)
+	if s.tracer == nil {
+		sr.ctx = ctx
+		return ctx, sr.endFn
+	}
 	attrs := make([]attribute.KeyValue, 0, 8)
 	attrs = append(attrs,
 		AttrHTTPMethod.String(sr.method),
@@ -390,7 +401,7 @@ func (sr *serverRequest) end(ri keelhttp.RequestInfo) {
 			errType = httpOther
 		}
 	}
-	if span.IsRecording() {
+	if span != nil && span.IsRecording() {
 		if route != "" && sr.route == "" {
 			span.SetName(s.names.get(sr.method, route))
 		}
@@ -411,7 +422,9 @@ func (sr *serverRequest) end(ri keelhttp.RequestInfo) {
 			span.RecordError(ri.Err)
 		}
 	}
-	span.End()
+	if span != nil {
+		span.End()
+	}
 	s.duration.record(sr.ctx, httpKey{
 		method: sr.method, scheme: sr.scheme, route: route, status: ri.Status, errType: errType,
 	}, ri.Duration)

@@ -29,9 +29,11 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // httpTelemetry is everything one HTTP test records into.
@@ -627,6 +629,50 @@ func TestHTTPServerAllocs(t *testing.T) {
 	_, end := hs.Start(r)
 	end(info)
 	const want = 5
+	if n := testing.AllocsPerRun(1000, func() { _, end := hs.Start(r); end(info) }); n > want {
+		t.Errorf("allocations per request: got %v, want at most %d", n, want)
+	}
+}
+
+// With a noop TracerProvider the server starts no span, yet the caller's
+// trace context is extracted into the request's context, the duration is
+// recorded, and a request without a traceparent allocates nothing.
+func TestHTTPServerNoopTracer(t *testing.T) {
+	hists := telemetry.NewHistograms()
+	hs := telemetry.MustNewHTTPServer(telemetry.HTTPServerConfig{TracerProvider: noop.NewTracerProvider(), Histograms: hists})
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	r := httptest.NewRequest(http.MethodGet, "/items/7", nil)
+	r.Header.Set("Traceparent", parent)
+	ctx, end := hs.Start(r)
+	sc := trace.SpanContextFromContext(ctx)
+	if got, want := fmt.Sprintf("%s %s remote=%v", sc.TraceID(), sc.SpanID(), sc.IsRemote()),
+		"4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 remote=true"; got != want {
+		t.Errorf("span context: got %s, want %s", got, want)
+	}
+	if trace.SpanFromContext(ctx).IsRecording() {
+		t.Error("a span is recording with the noop provider")
+	}
+	end(keelhttp.RequestInfo{Method: "GET", Status: 200, Duration: time.Millisecond})
+	sms, err := hists.Produce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count uint64
+	for _, sm := range sms {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok {
+				for _, dp := range h.DataPoints {
+					count += dp.Count
+				}
+			}
+		}
+	}
+	if count != 1 {
+		t.Errorf("requests recorded in the duration histogram: got %d, want 1", count)
+	}
+	r.Header.Del("Traceparent")
+	info := keelhttp.RequestInfo{Method: "GET", Status: 200, Duration: time.Millisecond}
+	const want = 0
 	if n := testing.AllocsPerRun(1000, func() { _, end := hs.Start(r); end(info) }); n > want {
 		t.Errorf("allocations per request: got %v, want at most %d", n, want)
 	}

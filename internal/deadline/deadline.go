@@ -36,6 +36,8 @@ type Context struct {
 	err        error              // written once under mu
 	inner      context.Context    // written once under mu, before done is stored
 	stopInner  context.CancelFunc // guarded by mu; nil once called
+	watcher    *watcher           // AfterCancel's first, guarded by mu
+	watchers   []*watcher         // and the others, guarded by mu
 }
 
 // New returns a Context that ends when parent ends, when d passes or when
@@ -64,6 +66,9 @@ func (c *Context) innerCtx() context.Context {
 
 // Value returns parent's value for key.
 func (c *Context) Value(key any) any {
+	if key == (selfKey{}) {
+		return c
+	}
 	if in := c.innerCtx(); in != nil {
 		return in.Value(key)
 	}
@@ -144,6 +149,8 @@ func (c *Context) initDone() <-chan struct{} {
 // than once is harmless.
 func (c *Context) Cancel() {
 	c.mu.Lock()
+	w1, ws := c.watcher, c.watchers
+	c.watcher, c.watchers = nil, nil
 	if c.inner != nil {
 		stop := c.stopInner
 		c.stopInner = nil
@@ -151,10 +158,16 @@ func (c *Context) Cancel() {
 		if stop != nil {
 			stop()
 		}
-		return
+	} else {
+		c.setErrLocked(context.Canceled, false)
+		c.mu.Unlock()
 	}
-	c.setErrLocked(context.Canceled, false)
-	c.mu.Unlock()
+	if w1 != nil {
+		w1.fire()
+	}
+	for _, w := range ws {
+		w.fire()
+	}
 }
 
 // end records that the parent or the deadline ended the Context, as noticed
