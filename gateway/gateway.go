@@ -22,7 +22,6 @@ import (
 	"github.com/keelhq/keel/keelhttp"
 	"github.com/keelhq/keel/shed"
 	"github.com/keelhq/keel/telemetry"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Options are the parts of a Gateway that do not come from its
@@ -150,7 +149,7 @@ func (g *Gateway) setupTelemetry(cfg *config.Config) error {
 	hcc := telemetry.HTTPClientConfig{}
 	// The gateway exports no spans: the server side only extracts the
 	// caller's trace context (for the access log) and starts none.
-	hsc := telemetry.HTTPServerConfig{TracerProvider: noop.NewTracerProvider()}
+	hsc := telemetry.HTTPServerConfig{DisableSpans: true}
 	if g.prom != nil {
 		hcc.MeterProvider, hcc.Histograms = g.prom.MeterProvider(), g.prom.Histograms()
 		hsc.MeterProvider, hsc.Histograms = g.prom.MeterProvider(), g.prom.Histograms()

@@ -232,6 +232,9 @@ type HTTPServerConfig struct {
 	// only extracts the caller's trace context, which then stays in the
 	// request's context for logs and propagation.
 	TracerProvider trace.TracerProvider
+	// DisableSpans starts no span whatever the TracerProvider, as a
+	// noop.TracerProvider does.
+	DisableSpans bool
 	// MeterProvider provides the meter of http.server.request.duration. Nil
 	// means otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
@@ -285,7 +288,7 @@ func NewHTTPServer(cfg HTTPServerConfig) (*HTTPServer, error) {
 		tp = otel.GetTracerProvider()
 	}
 	s := &HTTPServer{prop: propagator(cfg.Propagator)}
-	if _, off := tp.(noop.TracerProvider); !off {
+	if _, off := tp.(noop.TracerProvider); !off && !cfg.DisableSpans {
 		s.tracer = tp.Tracer(ScopeName)
 	}
 	if err := s.duration.init(cfg.MeterProvider, MetricHTTPServerDuration, descHTTPServerDuration,

@@ -638,8 +638,18 @@ func TestHTTPServerAllocs(t *testing.T) {
 // trace context is extracted into the request's context, the duration is
 // recorded, and a request without a traceparent allocates nothing.
 func TestHTTPServerNoopTracer(t *testing.T) {
+	for _, cfg := range []telemetry.HTTPServerConfig{
+		{TracerProvider: noop.NewTracerProvider()},
+		{DisableSpans: true},
+	} {
+		testHTTPServerNoSpans(t, cfg)
+	}
+}
+
+func testHTTPServerNoSpans(t *testing.T, cfg telemetry.HTTPServerConfig) {
 	hists := telemetry.NewHistograms()
-	hs := telemetry.MustNewHTTPServer(telemetry.HTTPServerConfig{TracerProvider: noop.NewTracerProvider(), Histograms: hists})
+	cfg.Histograms = hists
+	hs := telemetry.MustNewHTTPServer(cfg)
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	r := httptest.NewRequest(http.MethodGet, "/items/7", nil)
 	r.Header.Set("Traceparent", parent)

@@ -8,23 +8,23 @@ import (
 // selfKey is the Value key under which a Context returns itself.
 type selfKey struct{}
 
-// AfterCancel is context.AfterFunc for a caller that enforces ctx's deadline
-// by itself (a net.Conn deadline, say): it arranges for f to run, in its own
-// goroutine, when ctx is canceled, and need not run f when ctx merely reaches
-// its deadline. stop is as AfterFunc's: it reports whether it kept f from
-// running.
+// AfterCancel is context.AfterFunc for a caller that can enforce ctx's
+// deadline by itself (a net.Conn deadline, say): it arranges for f to run,
+// in its own goroutine, when ctx is canceled. stop is as AfterFunc's: it
+// reports whether it kept f from running. When own is true, f does not run
+// when ctx merely reaches its deadline: enforcing it is the caller's job.
 //
 // The point is a Context's laziness. context.AfterFunc asks for Done, and a
 // Context's first Done makes a timer and a standard context. When ctx's
 // cancellation comes from a Context that has not made them (there is no
 // cancelable context between the two, only values), AfterCancel watches that
 // Context's Cancel and its parent's cancellation instead: nothing is made but
-// the registration. Otherwise it is context.AfterFunc(ctx, f), which also
-// runs f at the deadline.
-func AfterCancel(ctx context.Context, f func()) (stop func() bool) {
+// the registration, and own is true. Otherwise it is context.AfterFunc(ctx,
+// f), which also runs f at the deadline, and own is false.
+func AfterCancel(ctx context.Context, f func()) (stop func() bool, own bool) {
 	c := lazy(ctx)
 	if c == nil {
-		return context.AfterFunc(ctx, f)
+		return context.AfterFunc(ctx, f), false
 	}
 	// One watcher on every lazy Context of the chain (a per-try Context
 	// under a total one, say), and context.AfterFunc above them: the
@@ -44,7 +44,7 @@ func AfterCancel(ctx context.Context, f func()) (stop func() bool) {
 		}
 	}
 	w.parentStop = context.AfterFunc(top, w.fire)
-	return w.stop
+	return w.stop, true
 }
 
 // lazy returns the Context whose cancellation is ctx's, when it is still

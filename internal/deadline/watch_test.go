@@ -16,7 +16,10 @@ func TestAfterCancelByCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := New(context.Background(), time.Now().Add(time.Second))
 		var runs atomic.Int32
-		stop := AfterCancel(context.WithValue(c, ctxKey{}, 1), func() { runs.Add(1) })
+		stop, own := AfterCancel(context.WithValue(c, ctxKey{}, 1), func() { runs.Add(1) })
+		if !own {
+			t.Error("own: got false, want true (the deadline is the caller's)")
+		}
 		if materialized(c) {
 			t.Fatal("AfterCancel made the Context's timer")
 		}
@@ -79,7 +82,7 @@ func TestAfterCancelNotAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := New(context.Background(), time.Now().Add(time.Second))
 		var runs atomic.Int32
-		stop := AfterCancel(c, func() { runs.Add(1) })
+		stop, _ := AfterCancel(c, func() { runs.Add(1) })
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		if got := runs.Load(); got != 0 {
@@ -101,7 +104,7 @@ func TestAfterCancelStop(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		c := New(parent, time.Now().Add(time.Second))
 		var runs atomic.Int32
-		stop := AfterCancel(c, func() { runs.Add(1) })
+		stop, _ := AfterCancel(c, func() { runs.Add(1) })
 		if !stop() {
 			t.Fatal("stop: got false, want true")
 		}
@@ -131,11 +134,12 @@ func TestAfterCancelStop(t *testing.T) {
 func TestAfterCancelFallsBackToAfterFunc(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		ctx  func(c *Context) context.Context
+		ctx  func(t *testing.T, c *Context) context.Context
 	}{
-		{"materialized", func(c *Context) context.Context { _ = c.Done(); return c }},
-		{"cancelable between", func(c *Context) context.Context {
-			ctx, _ := context.WithCancel(c) //nolint:govet // ends with c
+		{"materialized", func(_ *testing.T, c *Context) context.Context { _ = c.Done(); return c }},
+		{"cancelable between", func(t *testing.T, c *Context) context.Context {
+			ctx, cancel := context.WithCancel(c)
+			t.Cleanup(cancel)
 			return ctx
 		}},
 	} {
@@ -144,7 +148,10 @@ func TestAfterCancelFallsBackToAfterFunc(t *testing.T) {
 				c := New(context.Background(), time.Now().Add(time.Second))
 				defer c.Cancel()
 				var runs atomic.Int32
-				AfterCancel(tc.ctx(c), func() { runs.Add(1) })
+				_, own := AfterCancel(tc.ctx(t, c), func() { runs.Add(1) })
+				if own {
+					t.Error("own: got true, want false")
+				}
 				time.Sleep(time.Second)
 				synctest.Wait()
 				if got := runs.Load(); got != 1 {
@@ -160,7 +167,10 @@ func TestAfterCancelWithoutCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := New(context.Background(), time.Now().Add(time.Second))
 		var runs atomic.Int32
-		stop := AfterCancel(context.WithoutCancel(c), func() { runs.Add(1) })
+		stop, own := AfterCancel(context.WithoutCancel(c), func() { runs.Add(1) })
+		if own {
+			t.Error("own: got true, want false")
+		}
 		c.Cancel()
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
@@ -190,7 +200,7 @@ func TestAfterCancelRace(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		c := New(parent, time.Now().Add(time.Minute))
 		ran := make(chan struct{}, 2)
-		stop := AfterCancel(c, func() { ran <- struct{}{} })
+		stop, _ := AfterCancel(c, func() { ran <- struct{}{} })
 		var wg sync.WaitGroup
 		var stopped bool
 		wg.Add(3)
@@ -228,7 +238,7 @@ func TestAfterCancelAllocs(t *testing.T) {
 	const want = 6
 	n := testing.AllocsPerRun(1000, func() {
 		inner := New(outer, time.Now().Add(time.Minute))
-		stop := AfterCancel(inner, f)
+		stop, _ := AfterCancel(inner, f)
 		stop()
 		inner.Cancel()
 	})

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/keelhq/keel/internal/deadline"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -44,10 +46,17 @@ type pconn struct {
 	idleAt time.Time // when it went back to the pool
 	reused bool      // it carried a request before this one
 	closed atomic.Bool
+
+	// deadline is the connection's read and write deadline: the
+	// request's context's, enforced by the poller rather than by a timer
+	// of the context's own.
+	deadline time.Time
+	abortFn  func() // abort, bound once
 }
 
 func newPconn(hc *hostConns, c net.Conn) *pconn {
 	pc := &pconn{hc: hc, c: c}
+	pc.abortFn = pc.abort
 	pc.lr = limitedReader{r: c, n: math.MaxInt64}
 	pc.br = bufio.NewReaderSize(&pc.lr, 4<<10)
 	pc.bw = bufio.NewWriterSize(c, 4<<10)
@@ -118,9 +127,19 @@ func (pc *pconn) abort() { _ = pc.c.Close() }
 // takes req.Body: it closes it, or its body writer does.
 func (pc *pconn) roundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, pc.abort)
+	// Cancellation closes the connection. With a lazy deadline.Context
+	// (keelhttp's timeouts) the deadline is the poller's, as the
+	// connection's own: no timer and no derived context per request.
+	stop, own := deadline.AfterCancel(ctx, pc.abortFn)
+	var dl time.Time
+	if own {
+		dl, _ = ctx.Deadline()
+	}
+	if err := pc.setDeadline(dl); err != nil {
+		stop()
+		pc.close()
+		closeBody(req)
+		return nil, err
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	pc.writeHeader(req, hasBody)
@@ -190,8 +209,8 @@ func waitWrite(wdone chan error) bool {
 // failed first, a stale-connection error when a reused connection failed
 // before any byte of an answer.
 func (pc *pconn) mapErr(ctx context.Context, err error, wdone chan error, got bool) error {
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
+	if cerr := ctxErr(ctx, err); cerr != nil {
+		return cerr
 	}
 	if wdone != nil {
 		select {
@@ -213,6 +232,41 @@ func (pc *pconn) mapErr(ctx context.Context, err error, wdone chan error, got bo
 		return fmt.Errorf("h1: %s closed the connection before answering: %w", pc.hc.addr, err)
 	}
 	return err
+}
+
+// alive reports whether the idle connection is still open (see alive). The
+// last request's deadline, passed by now maybe, must not fail the peek.
+func (pc *pconn) alive() bool {
+	if pc.setDeadline(time.Time{}) != nil {
+		return false
+	}
+	return alive(pc.c)
+}
+
+// setDeadline sets the connection's deadline to dl (zero: none) when it
+// differs from the one set.
+func (pc *pconn) setDeadline(dl time.Time) error {
+	if dl.Equal(pc.deadline) {
+		return nil
+	}
+	pc.deadline = dl
+	return pc.c.SetDeadline(dl)
+}
+
+// ctxErr returns the error to report for err when the context ended: its
+// cause, or context.DeadlineExceeded when the connection's deadline (the
+// context's) fired a moment before the context noticed. nil when the
+// context is live.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return context.DeadlineExceeded
+		}
+	}
+	return nil
 }
 
 // readResponse reads the final response header, skipping up to max1xx
@@ -467,8 +521,8 @@ func (b *body) Read(p []byte) (int, error) {
 	case err != nil:
 		b.done = true
 		b.pc.finish(b.stop, b.wdone, false)
-		if b.ctx.Err() != nil {
-			err = context.Cause(b.ctx)
+		if cerr := ctxErr(b.ctx, err); cerr != nil {
+			err = cerr
 		}
 	}
 	return n, err

@@ -43,7 +43,7 @@ func (h *hostConns) get(ctx context.Context) (*pconn, error) {
 			h.idle = h.idle[:n-1]
 			h.mu.Unlock()
 			idle := time.Since(pc.idleAt)
-			if idle >= timeout || (probe > 0 && idle >= probe && !alive(pc.c)) {
+			if idle >= timeout || (probe > 0 && idle >= probe && !pc.alive()) {
 				pc.close()
 				continue
 			}
