@@ -106,51 +106,71 @@ func (f *forwarding) apply(out http.Header, in *http.Request) {
 	if in.TLS != nil {
 		proto = "https"
 	}
-	ipText := "unknown"
-	if ok {
-		ipText = ip.String()
-		if prior := out["X-Forwarded-For"]; len(prior) > 0 {
-			out["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ipText}
-		} else {
-			out["X-Forwarded-For"] = []string{ipText}
-		}
-	}
-	if _, ok := out["X-Forwarded-Host"]; !ok {
-		out["X-Forwarded-Host"] = []string{in.Host}
-	}
-	if _, ok := out["X-Forwarded-Proto"]; !ok {
-		out["X-Forwarded-Proto"] = []string{proto}
-	}
+	_, hasHost := out["X-Forwarded-Host"]
+	_, hasProto := out["X-Forwarded-Proto"]
 	var prior string
 	if p := out["Forwarded"]; len(p) > 0 {
 		prior = strings.Join(p, ", ")
 	}
-	out["Forwarded"] = []string{forwardedElement(prior, ipText, ok && ip.Is6(), in.Host, proto)}
+	// The client's address and the Forwarded element share one string, and
+	// the header values one backing array: two allocations.
+	var sb strings.Builder
+	sb.Grow(len(prior) + 2*len(in.Host) + 96)
+	var ipLen int
+	if ok {
+		var a [48]byte
+		ipLen = len(ip.AppendTo(a[:0]))
+		_, _ = sb.Write(a[:ipLen])
+	}
+	appendForwardedElement(&sb, prior, ok, ip, in.Host, proto)
+	all := sb.String()
+	ipText, fwd := all[:ipLen], all[ipLen:]
+	vals := make([]string, 4)
+	if ok {
+		if prior := out["X-Forwarded-For"]; len(prior) > 0 {
+			vals[0] = strings.Join(prior, ", ") + ", " + ipText
+		} else {
+			vals[0] = ipText
+		}
+		out["X-Forwarded-For"] = vals[0:1:1]
+	}
+	if !hasHost {
+		vals[1] = in.Host
+		out["X-Forwarded-Host"] = vals[1:2:2]
+	}
+	if !hasProto {
+		vals[2] = proto
+		out["X-Forwarded-Proto"] = vals[2:3:3]
+	}
+	vals[3] = fwd
+	out["Forwarded"] = vals[3:4:4]
 }
 
-// forwardedElement appends one RFC 7239 Forwarded element for a client to
-// prior (a list, possibly empty), in one allocation.
-func forwardedElement(prior, ip string, v6 bool, host, proto string) string {
-	b := make([]byte, 0, len(prior)+len(ip)+2*len(host)+32)
+// appendForwardedElement writes prior (a list, possibly empty) and one RFC
+// 7239 Forwarded element for a client at ip ("unknown" when !known).
+func appendForwardedElement(sb *strings.Builder, prior string, known bool, ip netip.Addr, host, proto string) {
 	if prior != "" {
-		b = append(b, prior...)
-		b = append(b, ", "...)
+		sb.WriteString(prior)
+		sb.WriteString(", ")
 	}
-	b = append(b, "for="...)
-	if v6 {
-		b = append(b, `"[`...)
-		b = append(b, ip...)
-		b = append(b, `]"`...)
-	} else {
-		b = append(b, ip...)
+	sb.WriteString("for=")
+	var a [48]byte
+	switch {
+	case !known:
+		sb.WriteString("unknown")
+	case ip.Is6():
+		sb.WriteString(`"[`)
+		_, _ = sb.Write(ip.AppendTo(a[:0]))
+		sb.WriteString(`]"`)
+	default:
+		_, _ = sb.Write(ip.AppendTo(a[:0]))
 	}
 	if host != "" {
-		b = append(b, ";host="...)
-		b = appendForwardedValue(b, host)
+		sb.WriteString(";host=")
+		_, _ = sb.Write(appendForwardedValue(a[:0], host))
 	}
-	b = append(b, ";proto="...)
-	b = append(b, proto...)
-	return string(b)
+	sb.WriteString(";proto=")
+	sb.WriteString(proto)
 }
 
 // appendForwardedValue appends v as an RFC 7239 value: as it is when it is
@@ -205,11 +225,15 @@ func outgoing(ctx context.Context, in *http.Request, fwd *forwarding, path strin
 		h["Te"] = []string{"trailers"}
 	}
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // do not let net/http add its own
+		h["User-Agent"] = noUserAgent // do not let net/http add its own
 	}
 	fwd.apply(h, in)
 	return out
 }
+
+// noUserAgent is the value of an absent User-Agent: none is sent. Shared:
+// nothing appends to a header value slice in place.
+var noUserAgent = []string{""}
 
 // bufPool holds the buffers response bodies are copied through.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

@@ -14,11 +14,14 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestHopByHopHeaders(t *testing.T) {
@@ -317,5 +320,67 @@ func TestEncodingPassesThrough(t *testing.T) {
 	r := do(t, c, http.MethodGet, g.url+"/", "", map[string]string{"Accept-Encoding": "gzip"})
 	if r.header.Get("Content-Encoding") != "gzip" || r.body != "\x1f\x8b not really gzip" {
 		t.Errorf("gzip: Content-Encoding %q, body %q; want the upstream's bytes as they were", r.header.Get("Content-Encoding"), r.body)
+	}
+}
+
+// TestForwardingApply covers the address forms and the quoting of RFC 7239
+// values, header by header.
+func TestForwardingApply(t *testing.T) {
+	trusted := &forwarding{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, tc := range []struct {
+		name       string
+		fwd        *forwarding
+		remote     string
+		host       string
+		tls        bool
+		in         http.Header
+		wantXFF    []string
+		wantFwd    string
+		wantXFHost string
+		wantXFProt string
+	}{
+		{name: "IPv4", fwd: &forwarding{}, remote: "192.0.2.1:5000", host: "shop.example",
+			wantXFF: []string{"192.0.2.1"}, wantFwd: "for=192.0.2.1;host=shop.example;proto=http", wantXFHost: "shop.example", wantXFProt: "http"},
+		{name: "IPv6, host with a port, TLS", fwd: &forwarding{}, remote: "[2001:db8::1]:5000", host: "shop.example:8443", tls: true,
+			wantXFF: []string{"2001:db8::1"}, wantFwd: `for="[2001:db8::1]";host="shop.example:8443";proto=https`, wantXFHost: "shop.example:8443", wantXFProt: "https"},
+		{name: "IPv4-mapped IPv6 is IPv4", fwd: &forwarding{}, remote: "[::ffff:192.0.2.9]:1", host: "a",
+			wantXFF: []string{"192.0.2.9"}, wantFwd: "for=192.0.2.9;host=a;proto=http", wantXFHost: "a", wantXFProt: "http"},
+		{name: "unknown peer", fwd: &forwarding{}, remote: "pipe", host: "a",
+			wantXFF: nil, wantFwd: "for=unknown;host=a;proto=http", wantXFHost: "a", wantXFProt: "http"},
+		{name: "forged headers dropped", fwd: &forwarding{}, remote: "192.0.2.1:1", host: "a",
+			in:      http.Header{"X-Forwarded-For": {"6.6.6.6"}, "X-Forwarded-Host": {"evil"}, "X-Forwarded-Proto": {"https"}, "Forwarded": {"for=6.6.6.6"}},
+			wantXFF: []string{"192.0.2.1"}, wantFwd: "for=192.0.2.1;host=a;proto=http", wantXFHost: "a", wantXFProt: "http"},
+		{name: "trusted proxy: appended and kept", fwd: trusted, remote: "10.1.2.3:1", host: "a",
+			in:      http.Header{"X-Forwarded-For": {"203.0.113.7", "198.51.100.2"}, "X-Forwarded-Host": {"orig"}, "X-Forwarded-Proto": {"https"}, "Forwarded": {"for=203.0.113.7"}},
+			wantXFF: []string{"203.0.113.7, 198.51.100.2, 10.1.2.3"}, wantFwd: "for=203.0.113.7, for=10.1.2.3;host=a;proto=http", wantXFHost: "orig", wantXFProt: "https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &http.Request{RemoteAddr: tc.remote, Host: tc.host, Header: http.Header{}}
+			if tc.tls {
+				in.TLS = &tls.ConnectionState{}
+			}
+			out := http.Header{}
+			for k, v := range tc.in {
+				out[k] = v
+			}
+			tc.fwd.apply(out, in)
+			if diff := cmp.Diff(tc.wantXFF, out["X-Forwarded-For"]); diff != "" {
+				t.Errorf("X-Forwarded-For (-want +got):\n%s", diff)
+			}
+			if got := out["Forwarded"]; len(got) != 1 || got[0] != tc.wantFwd {
+				t.Errorf("Forwarded: got %q, want [%q]", got, tc.wantFwd)
+			}
+			if got := out.Get("X-Forwarded-Host"); got != tc.wantXFHost {
+				t.Errorf("X-Forwarded-Host: got %q, want %q", got, tc.wantXFHost)
+			}
+			if got := out.Get("X-Forwarded-Proto"); got != tc.wantXFProt {
+				t.Errorf("X-Forwarded-Proto: got %q, want %q", got, tc.wantXFProt)
+			}
+		})
+	}
+	in := &http.Request{RemoteAddr: "192.0.2.1:5000", Host: "shop.example"}
+	if n := testing.AllocsPerRun(100, func() { (&forwarding{}).apply(http.Header{}, in) }); n > 2+4 {
+		// two of ours, four of the map growing
+		t.Errorf("allocations: got %v, want at most 6", n)
 	}
 }

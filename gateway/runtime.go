@@ -398,6 +398,9 @@ func (g *Gateway) transportConfig(rc *config.Route) (keelhttp.TransportConfig, e
 		Name:           rc.Name,
 		DisableBreaker: true,
 		Observer:       g.observer,
+		// The upstream request is built for the Transport alone (see
+		// outgoing): attempts set their headers in it, with no copy.
+		OwnHeader: true,
 		// The client's traceparent (or the one traceRoot made) goes upstream
 		// as it came: the gateway starts no span of its own to insert.
 	}

@@ -117,6 +117,15 @@ type TransportConfig struct {
 	// attempt whose context has a deadline carries the milliseconds left.
 	NoDeadlineHeader bool
 
+	// OwnHeader gives the Transport the request's Header: each attempt
+	// sets its headers (DeadlineHeader, the idempotency key, criticality,
+	// Inject's) in it rather than in a copy, saving a copy of the headers
+	// per attempt. The caller must not use the Header concurrently with
+	// RoundTrip, and finds it modified after. Ignored with Hedge, whose
+	// attempts run at the same time. A proxy that builds the upstream
+	// request for the Transport alone sets it.
+	OwnHeader bool
+
 	// Inject, if set, is called for every attempt with the request's
 	// context and the attempt's own copy of the headers, which it may
 	// modify: the place to propagate trace context (W3C traceparent) or

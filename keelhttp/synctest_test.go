@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keelhq/keel/backoff"
+	"github.com/keelhq/keel/hedge"
 	"github.com/keelhq/keel/keelhttp"
 	"github.com/keelhq/keel/retry"
 )
@@ -226,6 +227,51 @@ func TestDeadlineHeader(t *testing.T) {
 				resp.Body.Close()
 				if got := s.reqs[0].Header.Get(keelhttp.DeadlineHeader); got != tc.want {
 					t.Errorf("got %q, want %q", got, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// OwnHeader: the attempts set their headers in the caller's Header, each
+// attempt's values right when it is sent; without it, or with hedging, the
+// caller's Header is left alone.
+func TestOwnHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cfg       keelhttp.TransportConfig
+		wantOwned bool
+	}{
+		{"owned", keelhttp.TransportConfig{OwnHeader: true}, true},
+		{"copied", keelhttp.TransportConfig{}, false},
+		{"hedged", keelhttp.TransportConfig{OwnHeader: true, Hedge: &hedge.Config{Delay: time.Hour, DisableBudget: true}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var sent []string
+				record := func(r *http.Request) { sent = append(sent, r.Header.Get(keelhttp.DeadlineHeader)+" "+r.Header.Get("X-Caller")) }
+				s := &script{steps: []func(*http.Request) (*http.Response, error){
+					func(r *http.Request) (*http.Response, error) { record(r); return respond(503, nil, "busy")(r) },
+					func(r *http.Request) (*http.Response, error) { record(r); return respond(204, nil, "")(r) },
+				}}
+				tc.cfg.Base = s
+				tc.cfg.Retry = retry.Config{MaxAttempts: 3, Backoff: backoff.Constant(time.Second)}
+				kt := keelhttp.MustNewTransport(tc.cfg)
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://svc.test/x", nil)
+				req.Header.Set("X-Caller", "kept")
+				resp, err := kt.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if diff := cmp.Diff([]string{"5000 kept", "4000 kept"}, sent); diff != "" {
+					t.Errorf("headers of each attempt (-want +got):\n%s", diff)
+				}
+				owned := req.Header.Get(keelhttp.DeadlineHeader) != ""
+				if owned != tc.wantOwned {
+					t.Errorf("caller's Header got %s: %v, want %v", keelhttp.DeadlineHeader, owned, tc.wantOwned)
 				}
 			})
 		})

@@ -92,6 +92,7 @@ type Transport struct {
 	canRetry       bool // MaxAttempts > 1
 	keys           bool
 	deadlineHeader bool
+	ownHeader      bool // set in the request's Header (no Hedge)
 	inject         func(context.Context, http.Header)
 	calls          sync.Pool
 
@@ -118,6 +119,7 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 		canRetry:       cfg.Retry.MaxAttempts != 1,
 		keys:           cfg.IdempotencyKeys,
 		deadlineHeader: !cfg.NoDeadlineHeader,
+		ownHeader:      cfg.OwnHeader && cfg.Hedge == nil,
 		inject:         cfg.Inject,
 	}
 	if t.base == nil {
@@ -485,7 +487,10 @@ func (c *call) request(ctx context.Context, body io.ReadCloser) *http.Request {
 		r.ContentLength = int64(len(c.buf))
 	}
 	if headers {
-		h := req.Header.Clone()
+		h := req.Header
+		if !t.ownHeader || h == nil {
+			h = h.Clone()
+		}
 		if h == nil {
 			h = make(http.Header, 2)
 		}
