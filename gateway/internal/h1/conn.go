@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/keelhq/keel/internal/deadline"
@@ -42,9 +43,11 @@ type pconn struct {
 	lr     limitedReader
 	src    bodySource // the request body being written, while it is
 	br     *bufio.Reader
-	bw     *bufio.Writer
-	idleAt time.Time // when it went back to the pool
-	reused bool      // it carried a request before this one
+	bw     *bufio.Writer   // the request body's, after the header
+	wbuf   []byte          // the request header
+	raw    syscall.RawConn // c's, when it has one
+	idleAt time.Time       // when it went back to the pool
+	reused bool            // it carried a request before this one
 	closed atomic.Bool
 
 	// deadline is the connection's read and write deadline: the
@@ -60,6 +63,8 @@ func newPconn(hc *hostConns, c net.Conn) *pconn {
 	pc.lr = limitedReader{r: c, n: math.MaxInt64}
 	pc.br = bufio.NewReaderSize(&pc.lr, 4<<10)
 	pc.bw = bufio.NewWriterSize(c, 4<<10)
+	pc.wbuf = make([]byte, 0, 1<<10)
+	pc.raw = rawConn(c)
 	return pc
 }
 
@@ -142,12 +147,15 @@ func (pc *pconn) roundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	pc.writeHeader(req, hasBody)
+	if cap(pc.wbuf) > maxRawHeader {
+		pc.wbuf = make([]byte, 0, 1<<10) // do not keep a big buffer
+	}
+	pc.wbuf = appendHeader(pc.wbuf[:0], req, hasBody)
 	var wdone chan error
 	if hasBody {
 		wdone = make(chan error, 1)
 		go pc.writeBody(req, wdone)
-	} else if err := pc.bw.Flush(); err != nil {
+	} else if err := pc.sendAwait(pc.wbuf); err != nil {
 		pc.finish(stop, nil, false)
 		return nil, pc.mapErr(ctx, err, nil, false)
 	}
@@ -301,20 +309,19 @@ func (pc *pconn) readResponse(req *http.Request) (resp *http.Response, got bool,
 	}
 }
 
-// writeHeader buffers the request line and header fields. validate has
-// checked every piece that goes on the wire.
-func (pc *pconn) writeHeader(req *http.Request, hasBody bool) {
-	bw := pc.bw
+// appendHeader appends the request line and header fields to b. validate
+// has checked every piece that goes on the wire.
+func appendHeader(b []byte, req *http.Request, hasBody bool) []byte {
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	_, _ = bw.WriteString(method)
-	_ = bw.WriteByte(' ')
-	writeRequestURI(bw, req)
-	_, _ = bw.WriteString(" HTTP/1.1\r\nHost: ")
-	_, _ = bw.WriteString(hostHeader(req))
-	_, _ = bw.WriteString("\r\n")
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = appendRequestURI(b, req)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, hostHeader(req)...)
+	b = append(b, "\r\n"...)
 	for k, vv := range req.Header {
 		switch k {
 		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
@@ -325,47 +332,47 @@ func (pc *pconn) writeHeader(req *http.Request, hasBody bool) {
 			if v == "" && k == "User-Agent" {
 				continue // an empty User-Agent means "send none", as in net/http
 			}
-			_, _ = bw.WriteString(k)
-			_, _ = bw.WriteString(": ")
-			_, _ = bw.WriteString(v)
-			_, _ = bw.WriteString("\r\n")
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
 		}
 	}
 	if req.Close && !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close") {
-		_, _ = bw.WriteString("Connection: close\r\n")
+		b = append(b, "Connection: close\r\n"...)
 	}
 	switch {
 	case hasBody && req.ContentLength < 0:
-		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	case hasBody || (method != http.MethodGet && method != http.MethodHead):
 		// Many servers want a length for a bodiless POST, PUT or DELETE.
-		var b [32]byte
-		_, _ = bw.WriteString("Content-Length: ")
-		_, _ = bw.Write(strconv.AppendInt(b[:0], max(req.ContentLength, 0), 10))
-		_, _ = bw.WriteString("\r\n")
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, max(req.ContentLength, 0), 10)
+		b = append(b, "\r\n"...)
 	}
-	_, _ = bw.WriteString("\r\n")
+	return append(b, "\r\n"...)
 }
 
-// writeRequestURI writes what url.URL.RequestURI returns, without building
-// the string.
-func writeRequestURI(bw *bufio.Writer, req *http.Request) {
+// appendRequestURI appends what url.URL.RequestURI returns, without
+// building the string.
+func appendRequestURI(b []byte, req *http.Request) []byte {
 	u := req.URL
 	if u.Opaque != "" {
 		if strings.HasPrefix(u.Opaque, "//") {
-			_, _ = bw.WriteString(u.Scheme)
-			_ = bw.WriteByte(':')
+			b = append(b, u.Scheme...)
+			b = append(b, ':')
 		}
-		_, _ = bw.WriteString(u.Opaque)
+		b = append(b, u.Opaque...)
 	} else if p := u.EscapedPath(); p != "" {
-		_, _ = bw.WriteString(p)
+		b = append(b, p...)
 	} else {
-		_ = bw.WriteByte('/')
+		b = append(b, '/')
 	}
 	if u.ForceQuery || u.RawQuery != "" {
-		_ = bw.WriteByte('?')
-		_, _ = bw.WriteString(u.RawQuery)
+		b = append(b, '?')
+		b = append(b, u.RawQuery...)
 	}
+	return b
 }
 
 func hostHeader(req *http.Request) string {
@@ -383,16 +390,18 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // connection: the upstream cannot get a complete request, and the reader
 // must not wait for an answer to it.
 func (pc *pconn) writeBody(req *http.Request, done chan<- error) {
-	var err error
+	_, err := pc.bw.Write(pc.wbuf)
 	src := &pc.src
 	src.r, src.err = req.Body, nil
-	if req.ContentLength > 0 {
+	switch {
+	case err != nil:
+	case req.ContentLength > 0:
 		var n int64
 		n, err = io.CopyN(pc.bw, src, req.ContentLength)
 		if errors.Is(err, io.EOF) {
 			err = &bodyError{fmt.Errorf("h1: request body ended after %d of its %d bytes: %w", n, req.ContentLength, io.ErrUnexpectedEOF)}
 		}
-	} else {
+	default:
 		err = pc.writeChunked(src)
 	}
 	if src.err != nil {

@@ -25,6 +25,9 @@ const (
 	// max1xx bounds the informational responses skipped before the final
 	// one.
 	max1xx = 5
+	// maxRawHeader is the largest request header buffer kept for the
+	// next request on a connection.
+	maxRawHeader = 64 << 10
 	// maxWriteWait bounds how long a complete response waits for the
 	// writer of its request's body to report before the connection is
 	// closed rather than reused (net/http waits as long).
