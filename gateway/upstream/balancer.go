@@ -147,9 +147,12 @@ func (pk *picker) nth(hs []*host, n int, now int64, inPanic bool, tried, skip *m
 }
 
 // tracker remembers the hosts one request has tried, across its attempts.
+// It is itself the context that carries it: one allocation per request.
 type tracker struct {
+	context.Context
 	mu    sync.Mutex
-	hosts []*host
+	few   [3]*host
+	hosts []*host // few[:n] until a fourth attempt
 }
 
 type trackerKey struct{}
@@ -160,7 +163,17 @@ type trackerKey struct{}
 // previous_hosts retry predicate). Give it to the request once, before its
 // first attempt; it is safe for concurrent attempts (hedging).
 func WithAttemptTracker(ctx context.Context) context.Context {
-	return context.WithValue(ctx, trackerKey{}, &tracker{})
+	t := &tracker{Context: ctx}
+	t.hosts = t.few[:0]
+	return t
+}
+
+// Value returns the tracker for its key, and ctx's values otherwise.
+func (t *tracker) Value(key any) any {
+	if key == (trackerKey{}) {
+		return t
+	}
+	return t.Context.Value(key)
 }
 
 func trackerFrom(ctx context.Context) *tracker {

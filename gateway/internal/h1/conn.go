@@ -46,6 +46,7 @@ type pconn struct {
 	bw     *bufio.Writer   // the request body's, after the header
 	wbuf   []byte          // the request header
 	raw    syscall.RawConn // c's, when it has one
+	send   rawSend         // sendAwait's state
 	idleAt time.Time       // when it went back to the pool
 	reused bool            // it carried a request before this one
 	closed atomic.Bool
@@ -64,7 +65,7 @@ func newPconn(hc *hostConns, c net.Conn) *pconn {
 	pc.br = bufio.NewReaderSize(&pc.lr, 4<<10)
 	pc.bw = bufio.NewWriterSize(c, 4<<10)
 	pc.wbuf = make([]byte, 0, 1<<10)
-	pc.raw = rawConn(c)
+	pc.bindRaw()
 	return pc
 }
 

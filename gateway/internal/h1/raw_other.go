@@ -2,12 +2,12 @@
 
 package h1
 
-import (
-	"net"
-	"syscall"
-)
+import "net"
 
-func rawConn(net.Conn) syscall.RawConn { return nil }
+// rawSend is empty: requests are written the ordinary way here.
+type rawSend struct{}
+
+func (pc *pconn) bindRaw() {}
 
 // sendAwait writes a request without a body.
 func (pc *pconn) sendAwait(b []byte) error {

@@ -23,6 +23,21 @@ func rawConn(c net.Conn) syscall.RawConn {
 	return rc
 }
 
+// rawSend is the state of one sendAwait, kept in the connection so that
+// the raw read's function is bound once and nothing escapes per request.
+type rawSend struct {
+	b       []byte
+	written int
+	first   bool
+	err     error
+	step    func(fd uintptr) bool // pc.sendStep
+}
+
+func (pc *pconn) bindRaw() {
+	pc.raw = rawConn(pc.c)
+	pc.send.step = pc.sendStep
+}
+
 // sendAwait writes a request without a body and waits until the answer
 // can be read. The write is made inside a raw read on the connection, after
 // the poller was armed for reading: so the first read of the answer finds
@@ -34,30 +49,11 @@ func (pc *pconn) sendAwait(b []byte) error {
 		_, err := pc.c.Write(b)
 		return err
 	}
-	written, first := 0, true
-	var werr error
-	err := pc.raw.Read(func(fd uintptr) bool {
-		if !first {
-			return true // readable, or the wait failed
-		}
-		first = false
-		for written < len(b) {
-			n, err := syscall.Write(int(fd), b[written:])
-			if n > 0 {
-				written += n
-			}
-			switch {
-			case errors.Is(err, syscall.EINTR):
-			case err != nil:
-				werr = err
-				return true
-			case n <= 0:
-				werr = io.ErrShortWrite
-				return true
-			}
-		}
-		return false // wait until the answer is readable
-	})
+	s := &pc.send
+	s.b, s.written, s.first, s.err = b, 0, true, nil
+	err := pc.raw.Read(s.step)
+	werr, written := s.err, s.written
+	s.b, s.err = nil, nil
 	switch {
 	case errors.Is(werr, syscall.EAGAIN):
 		_, err = pc.c.Write(b[written:]) // the socket buffer was full: wait for room
@@ -66,6 +62,32 @@ func (pc *pconn) sendAwait(b []byte) error {
 		return &net.OpError{Op: "write", Net: "tcp", Source: pc.c.LocalAddr(), Addr: pc.c.RemoteAddr(), Err: werr}
 	}
 	return err
+}
+
+// sendStep is the raw read's function: the first call writes, and asks to
+// wait for readability; the next one ends the wait.
+func (pc *pconn) sendStep(fd uintptr) bool {
+	s := &pc.send
+	if !s.first {
+		return true // readable, or the wait failed
+	}
+	s.first = false
+	for s.written < len(s.b) {
+		n, err := syscall.Write(int(fd), s.b[s.written:])
+		if n > 0 {
+			s.written += n
+		}
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case err != nil:
+			s.err = err
+			return true
+		case n <= 0:
+			s.err = io.ErrShortWrite
+			return true
+		}
+	}
+	return false // wait until the answer is readable
 }
 
 // alive peeks at an idle connection without blocking: a server that closed
