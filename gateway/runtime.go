@@ -144,6 +144,7 @@ func (g *Gateway) newPool(name string, uc config.Upstream) (*upstream.Pool, erro
 		MaxConnsPerHost:     uc.MaxConnsPerHost,
 		MaxIdleConnsPerHost: uc.MaxIdleConnsPerHost,
 		IdleConnTimeout:     uc.IdleConnTimeout.Std(),
+		FailurePenalty:      failurePenalty(uc.FailurePenalty),
 		Observer:            g.observer,
 		OnEvent:             g.hostEvent,
 		Logger:              g.logger,
@@ -376,6 +377,19 @@ func (g *Gateway) newRoute(rt *runtime, rc *config.Route) (*route, error) {
 		r.handler = h
 	}
 	return r, nil
+}
+
+// failurePenalty maps the config's failure_penalty (absent: the default;
+// 0s: off) onto upstream.Config.FailurePenalty (zero: the default;
+// negative: off).
+func failurePenalty(d *config.Duration) time.Duration {
+	switch {
+	case d == nil:
+		return 0
+	case *d == 0:
+		return -1
+	}
+	return d.Std()
 }
 
 // criticalityName maps the config's five criticality names to shed's three

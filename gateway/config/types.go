@@ -126,6 +126,7 @@ type Upstream struct {
 	TLS                 *UpstreamTLS `yaml:"tls" desc:"TLS settings for scheme https."`
 	DNSRefresh          Duration     `yaml:"dns_refresh" default:"30s" desc:"How often host names in targets are resolved again."`
 	Balancer            string       `yaml:"balancer" default:"peak_ewma" enum:"round_robin,least_request,peak_ewma" desc:"How a host is picked: peak_ewma and least_request pick the better of two random hosts."`
+	FailurePenalty      *Duration    `yaml:"failure_penalty" default:"1s" desc:"How long peak_ewma avoids a host after an attempt to it ended in a connection error, a 429 or a 503; then the host is tried again, so a dead host keeps being probed until it is ejected and a revived one gets traffic back at once. 0s turns it off."`
 	ConnectTimeout      Duration     `yaml:"connect_timeout" default:"2s" desc:"Time allowed to open a connection (TCP and TLS)."`
 	MaxConnsPerHost     int          `yaml:"max_connections_per_host" default:"0 (unlimited)" desc:"Most connections to one host."`
 	MaxIdleConnsPerHost int          `yaml:"max_idle_connections_per_host" default:"64" desc:"Most idle connections kept per host."`
