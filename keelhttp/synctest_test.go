@@ -249,7 +249,9 @@ func TestOwnHeader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var sent []string
-				record := func(r *http.Request) { sent = append(sent, r.Header.Get(keelhttp.DeadlineHeader)+" "+r.Header.Get("X-Caller")) }
+				record := func(r *http.Request) {
+					sent = append(sent, r.Header.Get(keelhttp.DeadlineHeader)+" "+r.Header.Get("X-Caller"))
+				}
 				s := &script{steps: []func(*http.Request) (*http.Response, error){
 					func(r *http.Request) (*http.Response, error) { record(r); return respond(503, nil, "busy")(r) },
 					func(r *http.Request) (*http.Response, error) { record(r); return respond(204, nil, "")(r) },
