@@ -120,9 +120,7 @@ func (h *hostConns) put(pc *pconn) {
 		pc.close()
 		return
 	}
-	if len(h.waiters) > 0 {
-		ch := h.waiters[0]
-		h.waiters = h.waiters[1:]
+	if ch := h.nextWaiterLocked(); ch != nil {
 		h.mu.Unlock()
 		ch <- pc
 		return
@@ -145,14 +143,24 @@ func (h *hostConns) put(pc *pconn) {
 	h.mu.Unlock()
 }
 
+// nextWaiterLocked removes and returns the longest-waiting request's
+// channel, or nil when none waits.
+func (h *hostConns) nextWaiterLocked() chan *pconn {
+	if len(h.waiters) == 0 {
+		return nil
+	}
+	ch := h.waiters[0]
+	h.waiters[0] = nil
+	h.waiters = h.waiters[1:]
+	return ch
+}
+
 // release frees the slot of a closed connection: a waiter may dial in it.
 func (h *hostConns) release() {
 	h.mu.Lock()
-	if len(h.waiters) > 0 {
-		ch := h.waiters[0]
-		h.waiters = h.waiters[1:]
+	if ch := h.nextWaiterLocked(); ch != nil {
 		h.mu.Unlock()
-		ch <- nil
+		ch <- nil // the slot passes to the waiter
 		return
 	}
 	h.open--
