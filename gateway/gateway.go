@@ -147,9 +147,10 @@ func (g *Gateway) setupTelemetry(cfg *config.Config) error {
 	}
 	g.observer = keel.Observers(observers...)
 	hcc := telemetry.HTTPClientConfig{}
-	// The gateway exports no spans: the server side only extracts the
-	// caller's trace context (for the access log) and starts none.
-	hsc := telemetry.HTTPServerConfig{DisableSpans: true}
+	// The gateway exports no spans of its own: unless the program that
+	// embeds it set a global TracerProvider, the server side only extracts
+	// the caller's trace context (for the access log) and starts none.
+	hsc := telemetry.HTTPServerConfig{DisableSpans: !telemetry.TracingConfigured()}
 	if g.prom != nil {
 		hcc.MeterProvider, hcc.Histograms = g.prom.MeterProvider(), g.prom.Histograms()
 		hsc.MeterProvider, hsc.Histograms = g.prom.MeterProvider(), g.prom.Histograms()

@@ -246,6 +246,51 @@ func TestSlowloris(t *testing.T) {
 	}
 }
 
+// TestH2C: with listen.h2c a client speaking HTTP/2 with prior knowledge
+// is served (the upstream still gets HTTP/1.1); without it, it is not.
+func TestH2C(t *testing.T) {
+	protos := make(chan string, 1)
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Proto
+		_, _ = io.WriteString(w, "over "+r.Proto) //nolint:gosec // a test backend echoing the protocol, not HTML
+	})
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true) // prior knowledge, no HTTP/1.1
+	client := &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		name string
+		h2c  bool
+	}{{"h2c on", true}, {"h2c off", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			listen := "listen: {address: 127.0.0.1:0}\n"
+			if tc.h2c {
+				listen = "listen: {address: 127.0.0.1:0, h2c: true}\n"
+			}
+			g := startGateway(t, listen+"upstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, g.url+"/", nil)
+			resp, err := client.Do(req)
+			if !tc.h2c {
+				if err == nil {
+					_ = resp.Body.Close()
+					t.Fatalf("an h2c request without listen.h2c: got %s, want an error", resp.Proto)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.ProtoMajor != 2 || resp.StatusCode != 200 || string(body) != "over HTTP/1.1" {
+				t.Errorf("got %s %d %q, want HTTP/2.0 200 %q", resp.Proto, resp.StatusCode, body, "over HTTP/1.1")
+			}
+			if got := <-protos; got != "HTTP/1.1" {
+				t.Errorf("upstream request: got %s, want HTTP/1.1", got)
+			}
+		})
+	}
+}
+
 // TestTLSAndHTTP2: the listener serves TLS from cert files and speaks
 // HTTP/2 to clients that offer it.
 func TestTLSAndHTTP2(t *testing.T) {

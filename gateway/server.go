@@ -56,6 +56,12 @@ func newServer(l config.Listen, h http.Handler, logger *slog.Logger) (*http.Serv
 		srv.MaxHeaderBytes = 64 << 10
 	}
 	if l.TLS == nil {
+		if l.H2C {
+			p := new(http.Protocols)
+			p.SetHTTP1(true)
+			p.SetUnencryptedHTTP2(true)
+			srv.Protocols = p
+		}
 		return srv, nil
 	}
 	cert, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -775,4 +776,17 @@ func serverAttrs(k httpKey) []attribute.KeyValue {
 		attrs = append(attrs, AttrErrorType.String(k.errType))
 	}
 	return attrs
+}
+
+// TracingConfigured reports whether the program has set a global
+// OpenTelemetry TracerProvider (otel.SetTracerProvider). Until it does, the
+// global provider hands out tracers whose spans go nowhere, and a server
+// that exports nothing can skip them (HTTPServerConfig.DisableSpans). A
+// program that embeds a server and wants its spans sets the provider first.
+func TracingConfigured() bool {
+	t := reflect.TypeOf(otel.GetTracerProvider())
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.PkgPath() != "go.opentelemetry.io/otel/internal/global"
 }

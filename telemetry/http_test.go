@@ -740,3 +740,16 @@ func TestHTTPClientCloseIdleConnections(t *testing.T) {
 		t.Errorf("CloseIdleConnections calls reaching the base: got %d, want 1", base.closed)
 	}
 }
+
+// TracingConfigured turns true once the program sets a global provider.
+// The provider set here is a noop one, so later tests that use the global
+// provider see no spans, as before.
+func TestTracingConfigured(t *testing.T) {
+	if telemetry.TracingConfigured() {
+		t.Skip("a global TracerProvider was set before this test")
+	}
+	otel.SetTracerProvider(noop.NewTracerProvider())
+	if !telemetry.TracingConfigured() {
+		t.Error("after otel.SetTracerProvider: got false, want true")
+	}
+}

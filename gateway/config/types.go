@@ -31,8 +31,9 @@ type Config struct {
 // Listen configures the proxy listener.
 type Listen struct {
 	Address           string   `yaml:"address" default:"127.0.0.1:8080" desc:"host:port to listen on; \":8080\" listens on every interface."`
-	TLS               *TLS     `yaml:"tls" desc:"Serve HTTPS with this certificate. Absent: plain HTTP (h2c is not offered)."`
+	TLS               *TLS     `yaml:"tls" desc:"Serve HTTPS with this certificate. Absent: plain HTTP (with HTTP/2 only if h2c is on)."`
 	HTTP2             *bool    `yaml:"http2" default:"true" desc:"Offer HTTP/2 over TLS (ALPN). No effect without tls."`
+	H2C               bool     `yaml:"h2c" default:"false" desc:"Without tls, also accept HTTP/2 with prior knowledge (h2c), as clients and meshes inside a cluster may speak it. Upstreams are still reached over HTTP/1.1. No effect with tls."`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout" default:"10s" desc:"Time allowed to read a request's headers (slowloris protection)."`
 	ReadTimeout       Duration `yaml:"read_timeout" default:"60s" desc:"Time allowed to read a whole request, body included."`
 	WriteTimeout      Duration `yaml:"write_timeout" default:"0s (none)" desc:"Time allowed to write a response; 0s means no limit, for streaming."`
