@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -164,7 +165,7 @@ type runner struct {
 	gatewayAddr, adminAddr string
 
 	kills, restarts, faults atomic.Int64
-	lastAction              atomic.Value // string
+	actions                 actionLog // what the status line reports
 
 	eventsMu        sync.Mutex
 	eventSeq        uint64
@@ -510,7 +511,7 @@ func (r *runner) act(ctx context.Context, a action, wg *sync.WaitGroup) {
 			return
 		}
 		r.faults.Add(1)
-		r.lastAction.Store(fmt.Sprintf("fault %s for %v", f["id"], a.Length))
+		r.actions.add(fmt.Sprintf("fault %s for %v", f["id"], a.Length))
 		// The fault expires by itself; removing it also marks the end of
 		// the window on the timeline.
 		wg.Go(func() {
@@ -520,7 +521,7 @@ func (r *runner) act(ctx context.Context, a action, wg *sync.WaitGroup) {
 			if err := r.admin.do(dctx, http.MethodDelete, "/faults/"+f["id"].(string), nil, nil); err != nil {
 				r.logger.InfoContext(dctx, "removing a fault", "err", err) // it may have expired first
 			}
-			r.lastAction.Store(fmt.Sprintf("fault %s ended", f["id"]))
+			r.actions.add(fmt.Sprintf("fault %s ended", f["id"]))
 		})
 	case actBadReplica:
 		// A fault on one host, injected by the gateway after it picked the
@@ -534,7 +535,7 @@ func (r *runner) act(ctx context.Context, a action, wg *sync.WaitGroup) {
 			return
 		}
 		r.faults.Add(1)
-		r.lastAction.Store(fmt.Sprintf("recommendations-%d answers 500 for %v", i, a.Length))
+		r.actions.add(fmt.Sprintf("recommendations-%d answers 500 for %v", i, a.Length))
 		r.logger.InfoContext(ctx, "chaos", "kind", "bad_replica", "target", r.recAddrs[i], "length", a.Length)
 		wg.Go(func() {
 			sleep(ctx, a.Length)
@@ -543,7 +544,7 @@ func (r *runner) act(ctx context.Context, a action, wg *sync.WaitGroup) {
 			if err := r.admin.do(dctx, http.MethodDelete, "/faults/"+id, nil, nil); err != nil {
 				r.logger.InfoContext(dctx, "removing a fault", "err", err) // it may have expired first
 			}
-			r.lastAction.Store(fmt.Sprintf("recommendations-%d healthy again", i))
+			r.actions.add(fmt.Sprintf("recommendations-%d healthy again", i))
 		})
 	case actNetwork:
 		toxic := tcpproxy.Toxic{Name: "blackhole", Type: "timeout", Stream: "downstream", Toxicity: 1, Attributes: tcpproxy.Attributes{"timeout": 0}}
@@ -568,12 +569,39 @@ func (r *runner) act(ctx context.Context, a action, wg *sync.WaitGroup) {
 // gateway's timeline.
 func (r *runner) note(ctx context.Context, kind, detail string) {
 	r.logger.InfoContext(ctx, "chaos", "kind", kind, "detail", detail)
-	r.lastAction.Store(detail)
+	r.actions.add(detail)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := r.admin.event(ctx, kind, detail); err != nil {
 		r.logger.WarnContext(ctx, "posting an event failed", "err", err)
 	}
+}
+
+// actionLog collects the chaos actions for the status line: every action
+// noted since the last line is shown once (two in the same second both
+// appear), and the latest stays on the following lines.
+type actionLog struct {
+	mu      sync.Mutex
+	pending []string
+	last    string
+}
+
+func (l *actionLog) add(s string) {
+	l.mu.Lock()
+	l.pending = append(l.pending, s)
+	l.mu.Unlock()
+}
+
+// take returns the actions noted since the last call, or the last ones
+// shown when there are none.
+func (l *actionLog) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) > 0 {
+		l.last = strings.Join(l.pending, "; ")
+		l.pending = l.pending[:0]
+	}
+	return l.last
 }
 
 // status writes the live status line every second until ctx ends.
@@ -602,7 +630,7 @@ func (r *runner) status(ctx context.Context, l *load) {
 		if ctx.Err() != nil {
 			return // the run ended during this tick
 		}
-		last, _ := r.lastAction.Load().(string)
+		last := r.actions.take()
 		line := fmt.Sprintf("%3.0fs  requests %d  charges ok %s p99 %s  recs ok %s p99 %s  payments up %d/%d  recs up %d/%d  breakers open %s  %s",
 			time.Since(start).Seconds(), cn+rn, pct(rate(cok, cn)), msOrDash(cp99), pct(rate(rok, rn)), msOrDash(rp99),
 			alive(r.payments), paymentsReplicas, alive(r.recommendations), recommendationsReplicas, open, last)

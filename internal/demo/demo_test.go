@@ -233,3 +233,25 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// Two chaos actions in the same second both reach the status line, once;
+// the latest stays until the next one.
+func TestActionLog(t *testing.T) {
+	var l actionLog
+	if got := l.take(); got != "" {
+		t.Fatalf("empty log: got %q, want \"\"", got)
+	}
+	l.add("payments-1 (pid 7) killed with SIGKILL; back in 2s")
+	l.add("fault recommendations-errors for 3s")
+	want := "payments-1 (pid 7) killed with SIGKILL; back in 2s; fault recommendations-errors for 3s"
+	if got := l.take(); got != want {
+		t.Errorf("first line: got %q, want %q", got, want)
+	}
+	if got := l.take(); got != want {
+		t.Errorf("next line, nothing new: got %q, want %q", got, want)
+	}
+	l.add("fault recommendations-errors ended")
+	if got, want := l.take(), "fault recommendations-errors ended"; got != want {
+		t.Errorf("after one more action: got %q, want %q", got, want)
+	}
+}
