@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/keelhq/keel/internal/quantile"
 	"io"
 	"math"
 	"net/http"
@@ -39,18 +40,6 @@ func windowOf(results []result, from, to time.Time) window {
 	return w
 }
 
-// percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
-// sorted values: the smallest value with at least p% of the values at or
-// below it. It returns 0 for no values.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
-}
-
 // seriesOf buckets results by the second they were sent in, counted from
 // origin, up to end.
 func seriesOf(results []result, origin, end time.Time) []Second {
@@ -77,8 +66,8 @@ func seriesOf(results []result, origin, end time.Time) []Second {
 	}
 	for i := range out {
 		slices.Sort(lat[i])
-		out[i].P50MS = ms(percentile(lat[i], 50))
-		out[i].P99MS = ms(percentile(lat[i], 99))
+		out[i].P50MS = ms(quantile.Of(lat[i], 0.50))
+		out[i].P99MS = ms(quantile.Of(lat[i], 0.99))
 	}
 	return out
 }
@@ -108,7 +97,7 @@ func evalLoadProbe(p *Probe, w window) ProbeRecord {
 			rec.Detail = "no load request ended in the window"
 			return rec
 		}
-		v := percentile(w.latency, float64(pc))
+		v := quantile.Of(w.latency, float64(pc)/100)
 		rec.Value = ms(v)
 		rec.OK = v <= time.Duration(p.Max)
 		rec.Detail = fmt.Sprintf("p%s of %d requests: %v", strings.TrimSuffix(pc.String(), "%"), w.requests, v.Round(time.Microsecond))

@@ -8,41 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestPercentile(t *testing.T) {
-	ms := func(v ...int) []time.Duration {
-		out := make([]time.Duration, len(v))
-		for i, x := range v {
-			out[i] = time.Duration(x) * time.Millisecond
-		}
-		return out
-	}
-	hundred := make([]int, 100)
-	for i := range hundred {
-		hundred[i] = i + 1
-	}
-	for _, tc := range []struct {
-		sorted []time.Duration
-		p      float64
-		want   time.Duration
-	}{
-		{nil, 99, 0},
-		{ms(7), 50, 7 * time.Millisecond},
-		{ms(7), 99, 7 * time.Millisecond},
-		{ms(1, 2), 50, 1 * time.Millisecond}, // nearest rank: ceil(0.5*2) = 1
-		{ms(1, 2), 51, 2 * time.Millisecond},
-		{ms(1, 2, 3, 4), 75, 3 * time.Millisecond},
-		{ms(1, 2, 3, 4), 100, 4 * time.Millisecond},
-		{ms(hundred...), 99, 99 * time.Millisecond},
-		{ms(hundred...), 99.5, 100 * time.Millisecond},
-		{ms(hundred...), 1, 1 * time.Millisecond},
-		{ms(hundred...), 0.001, 1 * time.Millisecond},
-	} {
-		if got := percentile(tc.sorted, tc.p); got != tc.want {
-			t.Errorf("percentile(%d values, %v) = %v, want %v", len(tc.sorted), tc.p, got, tc.want)
-		}
-	}
-}
-
 func TestWindowAndSeries(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(sent, took time.Duration, ok bool) result {

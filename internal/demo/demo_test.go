@@ -128,36 +128,6 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	ms := func(n ...int) []time.Duration {
-		out := make([]time.Duration, len(n))
-		for i, v := range n {
-			out[i] = time.Duration(v) * time.Millisecond
-		}
-		return out
-	}
-	hundred := make([]int, 100)
-	for i := range hundred {
-		hundred[i] = i + 1
-	}
-	for _, tc := range []struct {
-		sorted []time.Duration
-		p      float64
-		want   time.Duration
-	}{
-		{nil, 0.99, 0},
-		{ms(5), 0.5, 5 * time.Millisecond},
-		{ms(1, 2, 3, 4), 0.5, 2 * time.Millisecond},
-		{ms(hundred...), 0.99, 99 * time.Millisecond},
-		{ms(hundred...), 0.95, 95 * time.Millisecond},
-		{ms(hundred...), 1, 100 * time.Millisecond},
-	} {
-		if got := percentile(tc.sorted, tc.p); got != tc.want {
-			t.Errorf("percentile(%v, %v) = %v, want %v", tc.sorted, tc.p, got, tc.want)
-		}
-	}
-}
-
 func TestSumCounters(t *testing.T) {
 	const text = `# HELP keel_retries_total Retries.
 # TYPE keel_retries_total counter

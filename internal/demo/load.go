@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"github.com/keelhq/keel/internal/quantile"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -71,7 +72,7 @@ func (s *apiStats) tick() (requests, ok int, p99 time.Duration) {
 	requests, ok = s.requests, s.ok
 	s.mu.Unlock()
 	slices.Sort(w)
-	return requests, ok, percentile(w, 0.99)
+	return requests, ok, quantile.Of(w, 0.99)
 }
 
 // result returns the final figures.
@@ -83,17 +84,8 @@ func (s *apiStats) result() APIResult {
 	return APIResult{
 		Requests: s.requests, Succeeded: s.ok, Skipped: s.skipped,
 		Stale: s.stale, Fallback: s.fallback,
-		P50: percentile(l, 0.50), P95: percentile(l, 0.95), P99: percentile(l, 0.99),
+		P50: quantile.Of(l, 0.50), P95: quantile.Of(l, 0.95), P99: quantile.Of(l, 0.99),
 	}
-}
-
-// percentile returns the p-quantile of sorted (nearest rank), 0 if empty.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(p*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // loadConfig configures the load generator.

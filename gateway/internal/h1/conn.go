@@ -453,7 +453,7 @@ func (pc *pconn) writeChunked(body io.Reader) error {
 // validate checks what writeHeader puts on the wire, as net/http's
 // Transport does, so that a bad request fails before a connection is used.
 func validate(req *http.Request) error {
-	if m := req.Method; m != "" && !isToken(m) {
+	if m := req.Method; m != "" && !httpguts.ValidHeaderFieldName(m) { // a method is a token, as a field name is
 		return fmt.Errorf("h1: invalid method %q", m)
 	}
 	if req.URL.Host == "" {
@@ -480,15 +480,6 @@ func validate(req *http.Request) error {
 		return fmt.Errorf("h1: ContentLength %d with no body", req.ContentLength)
 	}
 	return nil
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
-			return false
-		}
-	}
-	return true
 }
 
 func hasCTL(s string) bool {
