@@ -260,8 +260,14 @@ func (n *Network) sweep() {
 }
 
 // deleteNamespace kills the processes inside namespace ns (but never this
-// one, whose threads may visit it) and deletes it.
+// one, whose threads may visit it) and deletes it. Processes that Host.Command
+// started but that have not entered the namespace yet are killed first:
+// "ip netns pids" cannot see them, and one that entered after the listing
+// would run on in a namespace nobody can reach.
 func (n *Network) deleteNamespace(ns string) error {
+	for _, pid := range enteringPIDs(ns) {
+		killProcess(pid)
+	}
 	out, err := n.output(n.ipPath, "netns", "pids", ns)
 	if err == nil {
 		for _, f := range strings.Fields(out) {

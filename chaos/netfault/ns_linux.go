@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -91,3 +94,37 @@ func processExists(pid int) bool {
 
 // killProcess sends SIGKILL to pid.
 func killProcess(pid int) { _ = syscall.Kill(pid, syscall.SIGKILL) }
+
+// enteringPIDs returns the processes that are still "ip netns exec ns …":
+// started by Host.Command, they may not have entered the namespace yet, so
+// "ip netns pids" does not list them. Once such a process has entered, it
+// is listed there; so scanning for these first and for the namespace's
+// members second misses none that had started.
+func enteringPIDs(ns string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		if isEntering(cmdline, ns) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// isEntering reports whether a NUL-separated command line is
+// "<ip> netns exec ns …".
+func isEntering(cmdline []byte, ns string) bool {
+	args := strings.Split(string(cmdline), "\x00")
+	return len(args) >= 4 && filepath.Base(args[0]) == "ip" && args[1] == "netns" && args[2] == "exec" && args[3] == ns
+}
