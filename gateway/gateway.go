@@ -78,7 +78,7 @@ type Gateway struct {
 	lastErr     string
 
 	draining  atomic.Bool
-	srv       *http.Server
+	srv       server
 	admin     *http.Server
 	ln        net.Listener
 	adminLn   net.Listener
@@ -312,14 +312,8 @@ func (g *Gateway) Start() error {
 	return nil
 }
 
-func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
-	var err error
-	if srv.TLSConfig != nil {
-		err = srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
-	} else {
-		err = srv.Serve(ln)
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+func (g *Gateway) serve(srv server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		g.serveErr <- err
 	}
 }

@@ -100,6 +100,9 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 }
 
+// servers are the listener's two HTTP/1.x servers (listen.server).
+var servers = []string{"keel", "net/http"}
+
 // TestStreamingFlush: an event stream reaches the client event by event,
 // while the upstream is still writing.
 func TestStreamingFlush(t *testing.T) {
@@ -152,7 +155,15 @@ func TestWebSocketUpgrade(t *testing.T) {
 			_, _ = conn.Write([]byte(strings.ToUpper(string(buf))))
 		}
 	})
-	g := startGateway(t, "upstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+	for _, server := range servers {
+		t.Run(server, func(t *testing.T) {
+			g := startGateway(t, "listen: {address: 127.0.0.1:0, server: "+server+"}\nupstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+			webSocketEcho(t, g)
+		})
+	}
+}
+
+func webSocketEcho(t *testing.T, g *testGateway) {
 	conn, err := net.DialTimeout("tcp", g.Addr(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +209,18 @@ func TestTrailers(t *testing.T) {
 // neither.
 func TestRequestLimits(t *testing.T) {
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) })
-	g := startGateway(t, "listen: {address: 127.0.0.1:0, max_body_bytes: 1KiB, max_header_bytes: 1KiB}\nupstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+	for _, server := range servers {
+		t.Run(server, func(t *testing.T) {
+			g := startGateway(t, "listen: {address: 127.0.0.1:0, max_body_bytes: 1KiB, max_header_bytes: 1KiB, server: "+server+"}\nupstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+			requestLimits(t, g)
+		})
+	}
+	if b.count() != 2 {
+		t.Errorf("the upstream saw %d requests, want the 2 small ones", b.count())
+	}
+}
+
+func requestLimits(t *testing.T, g *testGateway) {
 	big := strings.Repeat("x", 4096)
 	if r := do(t, http.DefaultClient, http.MethodPut, g.url+"/", big, nil); r.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("declared large body: %d, want 413", r.status)
@@ -224,8 +246,16 @@ func TestRequestLimits(t *testing.T) {
 // TestSlowloris: a client that never finishes its headers is disconnected
 // after read_header_timeout.
 func TestSlowloris(t *testing.T) {
-	b := newBackend(t, text(200, "ok"))
-	g := startGateway(t, "listen: {address: 127.0.0.1:0, read_header_timeout: 200ms}\nupstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+	for _, server := range servers {
+		t.Run(server, func(t *testing.T) {
+			b := newBackend(t, text(200, "ok"))
+			g := startGateway(t, "listen: {address: 127.0.0.1:0, read_header_timeout: 200ms, server: "+server+"}\nupstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app}]\n", nil)
+			slowloris(t, g, b)
+		})
+	}
+}
+
+func slowloris(t *testing.T, g *testGateway, b *backend) {
 	conn, err := net.DialTimeout("tcp", g.Addr(), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -427,5 +457,37 @@ func TestForwardingApply(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { (&forwarding{}).apply(http.Header{}, in) }); n > 2+4 {
 		// two of ours, four of the map growing
 		t.Errorf("allocations: got %v, want at most 6", n)
+	}
+}
+
+// TestClientGoneCancelsUpstream: a client that hangs up while the upstream
+// is slow ends the upstream request too, with either server.
+func TestClientGoneCancelsUpstream(t *testing.T) {
+	for _, server := range servers {
+		t.Run(server, func(t *testing.T) {
+			ended := make(chan struct{}, 1)
+			entered := make(chan struct{}, 1)
+			b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+				entered <- struct{}{}
+				select {
+				case <-r.Context().Done():
+					ended <- struct{}{}
+				case <-time.After(10 * time.Second):
+				}
+			})
+			g := startGateway(t, "listen: {address: 127.0.0.1:0, server: "+server+"}\nupstreams:\n"+upstreamYAML("app", "", b.addr())+"routes: [{name: app, upstream: app, timeout: 20s, retry: {attempts: 1}}]\n", nil)
+			conn, err := net.DialTimeout("tcp", g.Addr(), time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.WriteString(conn, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+			<-entered
+			_ = conn.Close()
+			select {
+			case <-ended:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the upstream request went on after the client left")
+			}
+		})
 	}
 }

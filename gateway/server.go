@@ -1,16 +1,19 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/keelhq/keel/gateway/config"
+	"github.com/keelhq/keel/gateway/internal/h1"
 	"github.com/keelhq/keel/telemetry"
 )
 
@@ -41,19 +44,42 @@ func NewLogger(t config.Telemetry, w io.Writer) *slog.Logger {
 	return slog.New(telemetry.NewLogHandler(h)).With(slog.String("service", name))
 }
 
-// newServer builds the proxy listener's server from the listen section.
-func newServer(l config.Listen, h http.Handler, logger *slog.Logger) (*http.Server, error) {
+// server is the proxy listener's server: Keel's HTTP/1.x server
+// (h1.Server) or net/http's.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+// tlsServer serves HTTPS with the certificate in its TLSConfig.
+type tlsServer struct{ *http.Server }
+
+func (s tlsServer) Serve(ln net.Listener) error { return s.ServeTLS(ln, "", "") }
+
+// newServer builds the proxy listener's server from the listen section:
+// Keel's own HTTP/1.x server on a plain listener unless server: net/http,
+// net/http's with TLS or h2c.
+func newServer(l config.Listen, h http.Handler, logger *slog.Logger) (server, error) {
+	if l.TLS == nil && !l.H2C && l.Server != "net/http" {
+		return &h1.Server{
+			Handler:           h,
+			ReadHeaderTimeout: orDefault(l.ReadHeaderTimeout.Std(), 10*time.Second),
+			ReadTimeout:       orDefault(l.ReadTimeout.Std(), 60*time.Second),
+			WriteTimeout:      l.WriteTimeout.Std(),
+			IdleTimeout:       orDefault(l.IdleTimeout.Std(), 120*time.Second),
+			MaxHeaderBytes:    maxHeaderBytes(l),
+			ErrorLog:          slogErrorLog(logger),
+		}, nil
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: orDefault(l.ReadHeaderTimeout.Std(), 10*time.Second),
 		ReadTimeout:       orDefault(l.ReadTimeout.Std(), 60*time.Second),
 		WriteTimeout:      l.WriteTimeout.Std(),
 		IdleTimeout:       orDefault(l.IdleTimeout.Std(), 120*time.Second),
-		MaxHeaderBytes:    int(l.MaxHeaderBytes.Bytes()),
+		MaxHeaderBytes:    maxHeaderBytes(l),
 		ErrorLog:          slogErrorLog(logger),
-	}
-	if srv.MaxHeaderBytes <= 0 {
-		srv.MaxHeaderBytes = 64 << 10
 	}
 	if l.TLS == nil {
 		if l.H2C {
@@ -79,7 +105,14 @@ func newServer(l config.Listen, h http.Handler, logger *slog.Logger) (*http.Serv
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // no HTTP/2
 	}
 	srv.TLSConfig = tc
-	return srv, nil
+	return tlsServer{srv}, nil
+}
+
+func maxHeaderBytes(l config.Listen) int {
+	if n := int(l.MaxHeaderBytes.Bytes()); n > 0 {
+		return n
+	}
+	return 64 << 10
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -34,6 +34,7 @@ type Listen struct {
 	TLS               *TLS     `yaml:"tls" desc:"Serve HTTPS with this certificate. Absent: plain HTTP (with HTTP/2 only if h2c is on)."`
 	HTTP2             *bool    `yaml:"http2" default:"true" desc:"Offer HTTP/2 over TLS (ALPN). No effect without tls."`
 	H2C               bool     `yaml:"h2c" default:"false" desc:"Without tls, also accept HTTP/2 with prior knowledge (h2c), as clients and meshes inside a cluster may speak it. Upstreams are still reached over HTTP/1.1. No effect with tls."`
+	Server            string   `yaml:"server" default:"keel" enum:"keel,net/http" desc:"HTTP/1.x server of a plain listener: keel (no reader goroutine or timer per request, raw socket calls; see docs/gateway.md) or net/http (Go's). tls and h2c always use net/http."`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout" default:"10s" desc:"Time allowed to read a request's headers (slowloris protection)."`
 	ReadTimeout       Duration `yaml:"read_timeout" default:"60s" desc:"Time allowed to read a whole request, body included."`
 	WriteTimeout      Duration `yaml:"write_timeout" default:"0s (none)" desc:"Time allowed to write a response; 0s means no limit, for streaming."`

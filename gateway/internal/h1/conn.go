@@ -45,6 +45,7 @@ type pconn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer   // the request body's, after the header
 	wbuf   []byte          // the request header
+	rio    rawIO           // c's reads and writes
 	raw    syscall.RawConn // c's, when it has one
 	send   rawSend         // sendAwait's state
 	idleAt time.Time       // when it went back to the pool
@@ -61,9 +62,10 @@ type pconn struct {
 func newPconn(hc *hostConns, c net.Conn) *pconn {
 	pc := &pconn{hc: hc, c: c}
 	pc.abortFn = pc.abort
-	pc.lr = limitedReader{r: c, n: math.MaxInt64}
+	pc.rio.bind(c)
+	pc.lr = limitedReader{r: &pc.rio, n: math.MaxInt64}
 	pc.br = bufio.NewReaderSize(&pc.lr, 4<<10)
-	pc.bw = bufio.NewWriterSize(c, 4<<10)
+	pc.bw = bufio.NewWriterSize(&pc.rio, 4<<10)
 	pc.wbuf = make([]byte, 0, 1<<10)
 	pc.bindRaw()
 	return pc

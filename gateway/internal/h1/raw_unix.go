@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -34,7 +35,7 @@ type rawSend struct {
 }
 
 func (pc *pconn) bindRaw() {
-	pc.raw = rawConn(pc.c)
+	pc.raw = pc.rio.raw
 	pc.send.step = pc.sendStep
 }
 
@@ -73,18 +74,17 @@ func (pc *pconn) sendStep(fd uintptr) bool {
 	}
 	s.first = false
 	for s.written < len(s.b) {
-		n, err := syscall.Write(int(fd), s.b[s.written:])
-		if n > 0 {
-			s.written += n
-		}
+		n, errno := rawWrite(fd, s.b[s.written:])
 		switch {
-		case errors.Is(err, syscall.EINTR):
-		case err != nil:
-			s.err = err
+		case errno == syscall.EINTR:
+		case errno != 0:
+			s.err = errno
 			return true
 		case n <= 0:
 			s.err = io.ErrShortWrite
 			return true
+		default:
+			s.written += n
 		}
 	}
 	return false // wait until the answer is readable
@@ -108,4 +108,119 @@ func alive(c net.Conn) bool {
 		return true
 	})
 	return ok && err == nil
+}
+
+// rawIO reads and writes a connection with system calls made without the
+// scheduler's hooks: the socket never blocks, and the poller still waits
+// when there is nothing to read or no room to write. Besides the hooks'
+// own cost, it keeps the runtime's monitor thread asleep: the first hooked
+// call after an idle moment wakes it, and it then runs every 20µs for a
+// while, on the proxy's core. Reads and writes have their own state, so
+// one goroutine may read while another writes; the step functions are
+// bound once, so that nothing escapes per call.
+type rawIO struct {
+	c       net.Conn
+	raw     syscall.RawConn
+	rd, wr  rawOp
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+}
+
+type rawOp struct {
+	p   []byte
+	n   int
+	err syscall.Errno
+}
+
+func (r *rawIO) bind(c net.Conn) {
+	r.c = c
+	r.raw = rawConn(c)
+	r.readFn = r.readStep
+	r.writeFn = r.writeStep
+}
+
+func (r *rawIO) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: r.c.LocalAddr(), Addr: r.c.RemoteAddr(), Err: err}
+}
+
+// Read reads into p.
+func (r *rawIO) Read(p []byte) (int, error) {
+	if r.raw == nil {
+		return r.c.Read(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	o := &r.rd
+	o.p, o.n, o.err = p, 0, 0
+	err := r.raw.Read(r.readFn)
+	n, errno := o.n, o.err
+	o.p = nil
+	switch {
+	case err != nil:
+		return n, r.opError("read", err)
+	case errno != 0:
+		return n, r.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (r *rawIO) readStep(fd uintptr) bool {
+	o := &r.rd
+	for {
+		n, errno := rawRead(fd, o.p)
+		switch errno {
+		case 0:
+			o.n = n
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.err = errno
+			return true
+		}
+	}
+}
+
+// Write writes all of p.
+func (r *rawIO) Write(p []byte) (int, error) {
+	if r.raw == nil {
+		return r.c.Write(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	o := &r.wr
+	o.p, o.n, o.err = p, 0, 0
+	err := r.raw.Write(r.writeFn)
+	n, errno := o.n, o.err
+	o.p = nil
+	switch {
+	case err != nil:
+		return n, r.opError("write", err)
+	case errno != 0:
+		return n, r.opError("write", os.NewSyscallError("write", errno))
+	}
+	return n, nil
+}
+
+func (r *rawIO) writeStep(fd uintptr) bool {
+	o := &r.wr
+	for o.n < len(o.p) {
+		n, errno := rawWrite(fd, o.p[o.n:])
+		switch errno {
+		case 0:
+			o.n += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.err = errno
+			return true
+		}
+	}
+	return true
 }
