@@ -186,6 +186,13 @@ func (w *response) Write(p []byte) (int, error) {
 		err = writeChunk(c.bw, p)
 	} else {
 		_, err = c.bw.Write(p)
+		if err == nil && w.written == w.cl {
+			// The declared body is complete: send it now rather than
+			// when the handler returns, so that what the handler does
+			// after its last write (metrics, logs, the breaker's
+			// bookkeeping) is not in the client's wait.
+			err = c.bw.Flush()
+		}
 	}
 	if err != nil {
 		w.fail(err)

@@ -609,3 +609,36 @@ func TestServerShutdownDeadline(t *testing.T) {
 		t.Errorf("got %q after Close", got)
 	}
 }
+
+// TestServerSendsCompleteBodyEarly: a body of declared length goes out as
+// soon as its last byte is written, not when the handler returns.
+func TestServerSendsCompleteBodyEarly(t *testing.T) {
+	release := make(chan struct{})
+	addr := testServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "4")
+		_, _ = io.WriteString(w, "done")
+		<-release // the handler's own bookkeeping, after the response
+	})})
+	c := dialServer(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		got <- string(b)
+	}()
+	select {
+	case body := <-got:
+		if body != "done" {
+			t.Errorf("body %q", body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the response waited for the handler to return")
+	}
+	close(release)
+}
