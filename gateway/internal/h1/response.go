@@ -41,7 +41,10 @@ type response struct {
 	closeAfter  bool
 	hasDate     bool
 	hasType     bool
-	trailers    bool // the handler announced trailers
+	encoded     bool   // the handler set Content-Encoding: no sniffing
+	connTokens  string // the handler's Connection options other than close and keep-alive
+	trailers    bool   // the handler announced trailers
+	bodyBusy    bool   // a goroutine of the handler's was reading the body at the end
 	fullDuplex  bool
 	handlerDone bool
 	err         error // a write failed: the connection is done
@@ -91,9 +94,11 @@ func (w *response) WriteHeader(code int) {
 		w.chunked = te[0] == "chunked"
 		w.cl = -1
 	}
-	if hasToken(w.hdr["Connection"], "close") {
-		w.closeAfter = true
+	if conn := w.hdr["Connection"]; len(conn) > 0 {
+		w.closeAfter = hasToken(conn, "close")
+		w.connTokens = otherTokens(conn)
 	}
+	w.encoded = len(w.hdr["Content-Encoding"]) > 0
 	_, w.trailers = w.hdr["Trailer"]
 
 	// The status line and the handler's header, as they are now.
@@ -119,7 +124,8 @@ func (w *response) writeInformational(code int) {
 	b = append(b, "\r\n"...)
 	c.hbuf = b
 	if _, err := c.bw.Write(b); err == nil {
-		err = c.bw.Flush()
+		w.fail(c.bw.Flush())
+	} else {
 		w.fail(err)
 	}
 	if code == http.StatusContinue {
@@ -136,8 +142,10 @@ func (w *response) writeContinue() {
 		return
 	}
 	w.sentContinue = true
+	// An error stays in the writer, and the handler's next write or
+	// flush meets it on its own goroutine.
 	_, _ = w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-	w.fail(w.c.bw.Flush())
+	_ = w.c.bw.Flush()
 }
 
 func (w *response) fail(err error) {
@@ -221,11 +229,11 @@ func (w *response) commit(first []byte) {
 	if w.committed {
 		return
 	}
-	if w.body != nil && !w.fullDuplex && !w.body.discard() {
+	if w.body != nil && !w.fullDuplex {
 		// net/http's rule: a handler that answers has read what it wants
 		// of the body; the rest is read away (up to a bound) to keep the
 		// connection, or the connection closes.
-		w.closeAfter = true
+		w.discardBody()
 	}
 	// From here on no "100 Continue" may go out.
 	w.wmu.Lock()
@@ -239,7 +247,7 @@ func (w *response) commit(first []byte) {
 	if len(c.pend) > 0 {
 		first = c.pend
 	}
-	if !w.hasType && !w.noBody && len(first) > 0 && !w.chunked {
+	if !w.hasType && !w.encoded && !w.noBody && len(first) > 0 && !w.chunked {
 		b = append(b, "Content-Type: "...)
 		b = append(b, http.DetectContentType(first)...)
 		b = append(b, "\r\n"...)
@@ -272,6 +280,10 @@ func (w *response) commit(first []byte) {
 		b = append(b, "Connection: close\r\n"...)
 	case keepAlive10:
 		b = append(b, "Connection: keep-alive\r\n"...)
+	case w.connTokens != "":
+		b = append(b, "Connection: "...)
+		b = append(b, w.connTokens...)
+		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
 	c.hbuf = b
@@ -316,14 +328,17 @@ func (w *response) FlushError() error {
 func (w *response) Flush() { _ = w.FlushError() }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController. A
-// deadline set this way replaces the server's for this request.
+// deadline set this way replaces the server's for this request, and ends
+// with it.
 func (w *response) SetReadDeadline(t time.Time) error {
 	w.c.readBy.Store(0)
+	w.c.handlerDeadline = true
 	return w.c.rwc.SetReadDeadline(t)
 }
 
 func (w *response) SetWriteDeadline(t time.Time) error {
 	w.c.writeBy.Store(0)
+	w.c.handlerDeadline = true
 	return w.c.rwc.SetWriteDeadline(t)
 }
 
@@ -334,9 +349,14 @@ func (w *response) EnableFullDuplex() error {
 	return nil
 }
 
+var errLateHijack = errors.New("h1: Hijack after the handler returned")
+
 func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.handlerDone {
-		return nil, nil, errors.New("h1: Hijack after the handler returned")
+	w.wmu.Lock()
+	done := w.handlerDone
+	w.wmu.Unlock()
+	if done {
+		return nil, nil, errLateHijack
 	}
 	if w.hijacked.Load() {
 		return nil, nil, http.ErrHijacked
@@ -347,6 +367,10 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	w.wmu.Lock()
+	if w.handlerDone {
+		w.wmu.Unlock()
+		return nil, nil, errLateHijack
+	}
 	w.hijacked.Store(true)
 	w.wmu.Unlock()
 	return w.c.hijack()
@@ -354,7 +378,6 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // finish completes the response after the handler returned.
 func (w *response) finish() {
-	w.handlerDone = true
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -375,7 +398,20 @@ func (w *response) finish() {
 	if w.err == nil {
 		w.fail(c.bw.Flush())
 	}
-	if w.body != nil && !w.body.discard() {
+	if w.body != nil {
+		w.discardBody()
+	}
+}
+
+// discardBody reads away what the handler left of the request body, unless
+// the connection closes anyway, and decides whether it may be reused.
+func (w *response) discardBody() {
+	closing := w.closeAfter || w.req.Close || w.c.s.closing.Load()
+	reuse, busy := w.body.discard(closing)
+	if busy {
+		w.bodyBusy = true
+	}
+	if !reuse {
 		w.closeAfter = true
 	}
 }
@@ -466,7 +502,7 @@ func appendTrailers(b []byte, h http.Header, announced bool) []byte {
 		for _, list := range h["Trailer"] {
 			for name := range strings.SplitSeq(list, ",") {
 				k := http.CanonicalHeaderKey(strings.TrimSpace(name))
-				if k == "" || !httpguts.ValidTrailerHeader(k) {
+				if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidTrailerHeader(k) {
 					continue
 				}
 				for _, v := range h[k] {
@@ -502,6 +538,21 @@ func hasTrailerPrefix(h http.Header) bool {
 	return false
 }
 
+// otherTokens returns the Connection options in vv other than close and
+// keep-alive, comma-separated.
+func otherTokens(vv []string) string {
+	var out []string
+	for _, v := range vv {
+		for t := range strings.SplitSeq(v, ",") {
+			t = strings.TrimSpace(t)
+			if t != "" && httpguts.ValidHeaderFieldName(t) && !strings.EqualFold(t, "close") && !strings.EqualFold(t, "keep-alive") {
+				out = append(out, t)
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // hasToken reports whether a comma-separated list in vv holds token.
 func hasToken(vv []string, token string) bool {
 	for _, v := range vv {
@@ -514,24 +565,28 @@ func hasToken(vv []string, token string) bool {
 
 // serverBody is a request body as the handler sees it. It sends "100
 // Continue" on the first read when the client asked for it, tells the
-// connection when the body ended, and after the handler returns (or began
-// its response) gives nothing more: what is left is read away or the
-// connection closes.
+// connection when the body ended, and once closed (by the handler, or by
+// the server when the handler returns or begins its response) gives
+// nothing more: what is left is read away or the connection closes.
 type serverBody struct {
-	mu           sync.Mutex
+	mu           sync.Mutex // held by a read, which may wait for the client
 	rc           io.ReadCloser
 	c            *sconn
 	w            *response
+	remain       int64 // bytes of a Content-Length body not read yet; -1 unknown
 	wantContinue bool
 	sawEOF       bool
-	closed       bool
 	failed       bool // a read failed: the connection's framing is lost
+	closed       atomic.Bool
 }
 
 func (b *serverBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, http.ErrBodyReadAfterClose
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	if b.sawEOF {
@@ -544,6 +599,9 @@ func (b *serverBody) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := b.rc.Read(p)
+	if b.remain > 0 {
+		b.remain -= int64(n)
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		b.sawEOF = true
@@ -554,35 +612,37 @@ func (b *serverBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close ends the handler's reading; the server reads away the rest.
+// Close ends the handler's reading; it does not wait for a read in
+// progress.
 func (b *serverBody) Close() error {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
+	b.closed.Store(true)
 	return nil
 }
 
-func (b *serverBody) close() { _ = b.Close() }
-
-// discard reads away what is left of the body, up to maxDrain, and reports
-// whether the connection can carry another request.
-func (b *serverBody) discard() bool {
-	b.mu.Lock()
+// discard closes the body and reads away what is left of it, up to
+// maxDrain, unless closing (the connection ends anyway), or what is left is
+// known to be larger, or a read is in progress on another goroutine (busy).
+// It reports whether the connection can carry another request.
+func (b *serverBody) discard(closing bool) (reuse, busy bool) {
+	b.closed.Store(true)
+	if !b.mu.TryLock() {
+		return false, true
+	}
 	defer b.mu.Unlock()
-	b.closed = true
 	switch {
 	case b.sawEOF:
-		return true
-	case b.failed || b.wantContinue:
-		// A read failed, or the client still waits for 100 Continue
-		// before it sends the body: the connection cannot be reused.
-		return false
+		return true, false
+	case closing || b.failed || b.wantContinue || b.remain > maxDrain:
+		// The client may still wait for 100 Continue before it sends
+		// the body, or the rest is too long to read for nothing.
+		return false, false
 	}
 	n, err := io.CopyN(io.Discard, b.rc, maxDrain+1)
 	if errors.Is(err, io.EOF) && n <= maxDrain {
 		b.sawEOF = true
-		return true
+		b.c.readBy.Store(0)
+		return true, false
 	}
 	b.failed = true
-	return false
+	return false, false
 }

@@ -80,7 +80,8 @@ type sconn struct {
 	readExpired, writeExpired atomic.Bool
 	watchFrom                 atomic.Int64 // when the handler became watchable; 0 is not
 	gone                      atomic.Bool  // the watch saw the client leave
-	aborting                  atomic.Bool  // the watch is being stopped
+	handlerDeadline           bool         // the handler set a deadline of its own
+	noPool                    bool         // a handler's goroutine may still use the buffers
 
 	mu        sync.Mutex // the watch's start and end
 	watching  bool
@@ -229,8 +230,8 @@ func (c *sconn) readRequest() (*http.Request, error) {
 		if len(ex) != 1 || !strings.EqualFold(strings.TrimSpace(ex[0]), "100-continue") {
 			return nil, &statusError{http.StatusExpectationFailed, "unsupported Expect header"}
 		}
+		// The header stays, as with net/http: a proxy passes it on.
 		wantContinue = req.ProtoAtLeast(1, 1) && req.ContentLength != 0
-		delete(req.Header, "Expect")
 	}
 	req.RemoteAddr = c.remoteAddr
 	ctx, cancel := context.WithCancelCause(c.ctx)
@@ -245,7 +246,7 @@ func (c *sconn) readRequest() (*http.Request, error) {
 	}
 	c.lastBody = req.Body != http.NoBody
 	if c.lastBody {
-		req.Body = &serverBody{rc: req.Body, c: c, wantContinue: wantContinue}
+		req.Body = &serverBody{rc: req.Body, c: c, wantContinue: wantContinue, remain: req.ContentLength}
 		if d := c.s.ReadTimeout; d > 0 {
 			c.readBy.Store(start + int64(d))
 		} else {
@@ -307,24 +308,61 @@ func (c *sconn) handle(req *http.Request) bool {
 		sb.w = w
 	}
 	ok := c.run(w, req)
-	if w.body != nil {
-		w.body.close()
-	}
-	c.endWatch()
+	w.wmu.Lock()
+	w.handlerDone = true
+	hijacked := w.hijacked.Load()
+	w.wmu.Unlock()
 	c.mu.Lock()
 	cancel := c.reqCancel
 	c.reqCancel = nil
 	c.mu.Unlock()
 	cancel(nil)
-	if w.hijacked.Load() {
+	c.endWatch()
+	if hijacked {
 		return false
 	}
+	if w.body != nil {
+		// Later reads fail; this does not wait for a goroutine of the
+		// handler's that may still be inside a read.
+		_ = w.body.Close()
+	}
 	if !ok {
-		return false // the handler panicked
+		// The handler panicked. A goroutine of its own may still read
+		// the body: the buffers are not reused.
+		c.noPool = w.body != nil
+		return false
+	}
+	if c.handlerDeadline {
+		// Deadlines the handler set (http.ResponseController) were
+		// for its request only.
+		c.handlerDeadline = false
+		if !c.readExpired.Load() {
+			_ = c.rwc.SetReadDeadline(time.Time{})
+		}
+		if !c.writeExpired.Load() {
+			_ = c.rwc.SetWriteDeadline(time.Time{})
+		}
 	}
 	w.finish()
 	c.writeBy.Store(0)
-	return !w.closeAfter && !c.gone.Load() && !c.readExpired.Load() && !c.writeExpired.Load()
+	if w.bodyBusy {
+		c.noPool = true
+	}
+	if w.closeAfter || c.gone.Load() || c.writeExpired.Load() {
+		return false
+	}
+	if c.readExpired.Load() {
+		// ReadTimeout passed while the handler ran, but the body is read
+		// (the response keeps the connection): the next request has its
+		// own deadlines.
+		c.s.mu.Lock()
+		c.readBy.Store(0)
+		c.readExpired.Store(false)
+		err := c.rwc.SetReadDeadline(time.Time{})
+		c.s.mu.Unlock()
+		return err == nil
+	}
+	return true
 }
 
 // run calls the handler; a panic closes the connection, as with net/http.
@@ -339,7 +377,7 @@ func (c *sconn) run(w *response, req *http.Request) (ok bool) {
 			}
 		}
 	}()
-	c.s.Handler.ServeHTTP(w, req)
+	c.s.handler().ServeHTTP(w, req)
 	return true
 }
 
@@ -386,8 +424,8 @@ func (c *sconn) watch(done chan struct{}, cancel context.CancelCauseFunc) {
 		c.r.hasByte, c.r.b = true, b[0]
 		return
 	}
-	if c.aborting.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-		return
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return // endWatch stopped it, or a deadline the handler set passed
 	}
 	c.gone.Store(true)
 	cancel(ErrClientClosed)
@@ -404,10 +442,8 @@ func (c *sconn) endWatch() {
 	if !watching {
 		return
 	}
-	c.aborting.Store(true)
 	_ = c.rwc.SetReadDeadline(aLongTimeAgo)
 	<-done
-	c.aborting.Store(false)
 	if !c.readExpired.Load() {
 		_ = c.rwc.SetReadDeadline(time.Time{})
 	}
@@ -437,6 +473,9 @@ func (c *sconn) close() {
 	}
 	c.state.Store(stateClosed)
 	_ = c.rwc.Close()
+	if c.noPool {
+		return
+	}
 	c.br.Reset(nil)
 	bufReaders.Put(c.br)
 	c.bw.Reset(nil)

@@ -32,7 +32,7 @@ import (
 // bodies both ways, trailers, "Expect: 100-continue", 1xx responses, HEAD,
 // Flush, Hijack (protocol upgrades), bounded headers and graceful Shutdown.
 type Server struct {
-	Handler http.Handler
+	Handler http.Handler // nil is http.DefaultServeMux
 
 	// ReadHeaderTimeout bounds the time from a request's first byte to the
 	// end of its header; 0 takes ReadTimeout.
@@ -63,9 +63,17 @@ type Server struct {
 	closing   atomic.Bool
 	done      chan struct{} // closed when the server shuts down or closes
 	sweeping  bool
+	sweepStop chan struct{} // closed by Close, or by Shutdown once no connection is left
 	sweepDone chan struct{}
 	epoch     time.Time
 	dates     dateCache
+}
+
+func (s *Server) handler() http.Handler {
+	if s.Handler != nil {
+		return s.Handler
+	}
+	return http.DefaultServeMux
 }
 
 // ErrServerClosed is http.ErrServerClosed: Serve's error after Shutdown or
@@ -146,8 +154,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.listeners[&ln] = struct{}{}
 	if !s.sweeping {
 		s.sweeping = true
+		s.sweepStop = make(chan struct{})
 		s.sweepDone = make(chan struct{})
-		go s.sweep(s.sweepDone)
+		go s.sweep(s.sweepStop, s.sweepDone)
 	}
 	s.mu.Unlock()
 	defer func() {
@@ -206,15 +215,16 @@ func (s *Server) untrack(c *sconn) {
 }
 
 // sweep enforces the connections' deadlines and starts the watches of long
-// handlers, until the server shuts down.
-func (s *Server) sweep(done chan struct{}) {
+// handlers, until the server closes or a Shutdown finds no connection left:
+// while Shutdown waits, the connections it waits for keep their deadlines.
+func (s *Server) sweep(stop, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(s.sweepEvery())
 	defer t.Stop()
 	watchAfter := int64(s.watchAfter())
 	for {
 		select {
-		case <-s.done:
+		case <-stop:
 			return
 		case <-t.C:
 		}
@@ -238,7 +248,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if s.closeIdle() {
-			s.waitSweep()
+			s.stopSweep()
 			return nil
 		}
 		select {
@@ -260,7 +270,7 @@ func (s *Server) Close() error {
 		c.shut()
 	}
 	s.mu.Unlock()
-	s.waitSweep()
+	s.stopSweep()
 	return nil
 }
 
@@ -277,9 +287,14 @@ func (s *Server) beginClose() {
 	}
 }
 
-func (s *Server) waitSweep() {
+// stopSweep ends the sweep, once, and waits for it.
+func (s *Server) stopSweep() {
 	s.mu.Lock()
-	done := s.sweepDone
+	stop, done := s.sweepStop, s.sweepDone
+	if stop != nil && s.sweeping {
+		s.sweeping = false
+		close(stop)
+	}
 	s.mu.Unlock()
 	if done != nil {
 		<-done
