@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -91,5 +92,65 @@ func BenchmarkRoundTrip(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkServer compares Server with net/http's on GETs from a raw
+// keep-alive client, one connection per parallel client: the handler
+// writes a small body with its Content-Length.
+func BenchmarkServer(b *testing.B) {
+	body := []byte("hello, world\n")
+	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "13")
+		_, _ = w.Write(body)
+	})
+	type server interface {
+		Serve(net.Listener) error
+		Close() error
+	}
+	servers := []struct {
+		name string
+		new  func() server
+	}{
+		{"h1", func() server { return &Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second} }},
+		{"net/http", func() server { return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second} }},
+	}
+	const req = "GET /bench HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n"
+	for _, s := range servers {
+		b.Run(s.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := s.new()
+			done := make(chan struct{})
+			go func() { defer close(done); _ = srv.Serve(ln) }()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer func() { _ = c.Close() }()
+				br := bufio.NewReader(c)
+				for pb.Next() {
+					if _, err := io.WriteString(c, req); err != nil {
+						b.Error(err)
+						return
+					}
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+				}
+			})
+			b.StopTimer()
+			_ = srv.Close()
+			<-done
+		})
 	}
 }
