@@ -61,17 +61,8 @@ func (s tlsServer) Serve(ln net.Listener) error { return s.ServeTLS(ln, "", "") 
 // Keel's own HTTP/1.x server on a plain listener unless server: net/http,
 // net/http's with TLS or h2c.
 func newServer(l config.Listen, h http.Handler, logger *slog.Logger) (server, error) {
-	if l.TLS == nil && !l.H2C && l.Server != "net/http" {
-		return &h1.Server{
-			Handler:           h,
-			ReadHeaderTimeout: orDefault(l.ReadHeaderTimeout.Std(), 10*time.Second),
-			ReadTimeout:       orDefault(l.ReadTimeout.Std(), 60*time.Second),
-			WriteTimeout:      l.WriteTimeout.Std(),
-			IdleTimeout:       orDefault(l.IdleTimeout.Std(), 120*time.Second),
-			MaxHeaderBytes:    maxHeaderBytes(l),
-			ErrorLog:          slogErrorLog(logger),
-		}, nil
-	}
+	// Both servers take the same limits; h1.Server's fields mirror
+	// http.Server's.
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: orDefault(l.ReadHeaderTimeout.Std(), 10*time.Second),
@@ -80,6 +71,17 @@ func newServer(l config.Listen, h http.Handler, logger *slog.Logger) (server, er
 		IdleTimeout:       orDefault(l.IdleTimeout.Std(), 120*time.Second),
 		MaxHeaderBytes:    maxHeaderBytes(l),
 		ErrorLog:          slogErrorLog(logger),
+	}
+	if l.TLS == nil && !l.H2C && l.Server != "net/http" {
+		return &h1.Server{
+			Handler:           srv.Handler,
+			ReadHeaderTimeout: srv.ReadHeaderTimeout,
+			ReadTimeout:       srv.ReadTimeout,
+			WriteTimeout:      srv.WriteTimeout,
+			IdleTimeout:       srv.IdleTimeout,
+			MaxHeaderBytes:    srv.MaxHeaderBytes,
+			ErrorLog:          srv.ErrorLog,
+		}, nil
 	}
 	if l.TLS == nil {
 		if l.H2C {

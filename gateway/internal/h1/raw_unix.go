@@ -148,21 +148,45 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	if r.raw == nil {
 		return r.c.Read(p)
 	}
+	n, err := r.do(false, p)
+	if err == nil && n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+// Write writes all of p.
+func (r *rawIO) Write(p []byte) (int, error) {
+	if r.raw == nil {
+		return r.c.Write(p)
+	}
+	return r.do(true, p)
+}
+
+// do runs a read or a write of p through the raw connection, which waits
+// on the poller whenever the step asks to.
+func (r *rawIO) do(write bool, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	o := &r.rd
+	o, op := &r.rd, "read"
+	if write {
+		o, op = &r.wr, "write"
+	}
 	o.p, o.n, o.err = p, 0, 0
-	err := r.raw.Read(r.readFn)
+	var err error
+	if write {
+		err = r.raw.Write(r.writeFn)
+	} else {
+		err = r.raw.Read(r.readFn)
+	}
 	n, errno := o.n, o.err
 	o.p = nil
 	switch {
 	case err != nil:
-		return n, r.opError("read", err)
+		return n, r.opError(op, err)
 	case errno != 0:
-		return n, r.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
-		return 0, io.EOF
+		return n, r.opError(op, os.NewSyscallError(op, errno))
 	}
 	return n, nil
 }
@@ -183,28 +207,6 @@ func (r *rawIO) readStep(fd uintptr) bool {
 			return true
 		}
 	}
-}
-
-// Write writes all of p.
-func (r *rawIO) Write(p []byte) (int, error) {
-	if r.raw == nil {
-		return r.c.Write(p)
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	o := &r.wr
-	o.p, o.n, o.err = p, 0, 0
-	err := r.raw.Write(r.writeFn)
-	n, errno := o.n, o.err
-	o.p = nil
-	switch {
-	case err != nil:
-		return n, r.opError("write", err)
-	case errno != 0:
-		return n, r.opError("write", os.NewSyscallError("write", errno))
-	}
-	return n, nil
 }
 
 func (r *rawIO) writeStep(fd uintptr) bool {
