@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -483,13 +484,33 @@ func (c *sconn) close() {
 	c.br, c.bw = nil, nil
 }
 
+// bufferWatchByte moves the byte the watch read into the read buffer,
+// behind what the buffer holds; when that is full, into a larger buffer.
+func (c *sconn) bufferWatchByte() error {
+	n := c.br.Buffered()
+	if n < c.br.Size() {
+		_, err := c.br.Peek(n + 1)
+		return err
+	}
+	held, _ := c.br.Peek(n)
+	pending := append(bytes.Clone(held), c.r.b)
+	c.r.hasByte = false
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pending), &c.r), len(pending)+4<<10)
+	if _, err := br.Peek(len(pending)); err != nil {
+		return err
+	}
+	c.br = br
+	c.noPool = true // the pooled reader is let go with the connection
+	return nil
+}
+
 // hijack hands the connection to the handler.
 func (c *sconn) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.endWatch()
 	if c.r.hasByte {
 		// The watch's byte goes into the buffer, where the hijacker
 		// looks for what the client already sent.
-		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+		if err := c.bufferWatchByte(); err != nil {
 			return nil, nil, err
 		}
 	}

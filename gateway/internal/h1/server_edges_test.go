@@ -266,3 +266,34 @@ func TestServerLateHijack(t *testing.T) {
 		t.Errorf("Hijack after the handler returned: %v, want errLateHijack", err)
 	}
 }
+
+// TestBufferWatchByte: the byte the watch read lands behind what the read
+// buffer holds, also when the buffer is full.
+func TestBufferWatchByte(t *testing.T) {
+	for _, held := range []int{0, 10, 4 << 10} {
+		client, server := net.Pipe()
+		c := newSconn(&Server{}, server)
+		go func() {
+			_, _ = client.Write([]byte(strings.Repeat("a", held)))
+			_, _ = client.Write([]byte("c"))
+			_ = client.Close()
+		}()
+		if held > 0 {
+			if _, err := c.br.Peek(held); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.r.hasByte, c.r.b = true, 'b'
+		if err := c.bufferWatchByte(); err != nil {
+			t.Fatalf("held %d: %v", held, err)
+		}
+		if got := c.br.Buffered(); got != held+1 {
+			t.Errorf("held %d: %d bytes buffered, want %d", held, got, held+1)
+		}
+		rest, _ := io.ReadAll(c.br)
+		if want := strings.Repeat("a", held) + "bc"; string(rest) != want {
+			t.Errorf("held %d: read %q, want %q", held, rest, want)
+		}
+		_ = server.Close()
+	}
+}
