@@ -335,10 +335,7 @@ func appendHeader(b []byte, req *http.Request, hasBody bool) []byte {
 			if v == "" && k == "User-Agent" {
 				continue // an empty User-Agent means "send none", as in net/http
 			}
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
+			b = appendField(b, k, v)
 		}
 	}
 	if req.Close && !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close") {

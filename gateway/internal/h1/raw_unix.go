@@ -57,7 +57,7 @@ func (pc *pconn) sendAwait(b []byte) error {
 	s.b, s.err = nil, nil
 	switch {
 	case errors.Is(werr, syscall.EAGAIN):
-		_, err = pc.c.Write(b[written:]) // the socket buffer was full: wait for room
+		_, err = pc.rio.Write(b[written:]) // the socket buffer was full: wait for room
 		return err
 	case werr != nil:
 		return &net.OpError{Op: "write", Net: "tcp", Source: pc.c.LocalAddr(), Addr: pc.c.RemoteAddr(), Err: werr}
@@ -73,19 +73,9 @@ func (pc *pconn) sendStep(fd uintptr) bool {
 		return true // readable, or the wait failed
 	}
 	s.first = false
-	for s.written < len(s.b) {
-		n, errno := rawWrite(fd, s.b[s.written:])
-		switch {
-		case errno == syscall.EINTR:
-		case errno != 0:
-			s.err = errno
-			return true
-		case n <= 0:
-			s.err = io.ErrShortWrite
-			return true
-		default:
-			s.written += n
-		}
+	if errno := writeAll(fd, s.b, &s.written); errno != 0 {
+		s.err = errno
+		return true
 	}
 	return false // wait until the answer is readable
 }
@@ -211,18 +201,32 @@ func (r *rawIO) readStep(fd uintptr) bool {
 
 func (r *rawIO) writeStep(fd uintptr) bool {
 	o := &r.wr
-	for o.n < len(o.p) {
-		n, errno := rawWrite(fd, o.p[o.n:])
-		switch errno {
-		case 0:
-			o.n += n
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
+	switch errno := writeAll(fd, o.p, &o.n); errno {
+	case 0:
+		return true
+	case syscall.EAGAIN:
+		return false // wait for room
+	default:
+		o.err = errno
+		return true
+	}
+}
+
+// writeAll writes p[*n:] to the non-blocking socket fd, advancing *n. It
+// returns 0 when all of p is written, EAGAIN when the socket buffer is
+// full, or the write's error.
+func writeAll(fd uintptr, p []byte, n *int) syscall.Errno {
+	for *n < len(p) {
+		w, errno := rawWrite(fd, p[*n:])
+		switch {
+		case errno == syscall.EINTR:
+		case errno != 0:
+			return errno
+		case w <= 0:
+			return syscall.EIO // a write of nothing: never from a socket
 		default:
-			o.err = errno
-			return true
+			*n += w
 		}
 	}
-	return true
+	return 0
 }

@@ -95,7 +95,7 @@ func (w *response) WriteHeader(code int) {
 		w.cl = -1
 	}
 	if conn := w.hdr["Connection"]; len(conn) > 0 {
-		w.closeAfter = hasToken(conn, "close")
+		w.closeAfter = httpguts.HeaderValuesContainsToken(conn, "close")
 		w.connTokens = otherTokens(conn)
 	}
 	w.encoded = len(w.hdr["Content-Encoding"]) > 0
@@ -207,10 +207,6 @@ func (w *response) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-func (w *response) WriteString(s string) (int, error) {
-	return w.Write([]byte(s)) // the conversion does not escape when inlined; rare path anyway
 }
 
 func writeChunk(bw *bufio.Writer, p []byte) error {
@@ -468,14 +464,19 @@ func appendHeaderLines(b []byte, h http.Header, scratch *[]string, code int) (_ 
 			hasType = true
 		}
 		for _, v := range h[k] {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = appendValue(b, v)
-			b = append(b, "\r\n"...)
+			b = appendField(b, k, v)
 		}
 	}
 	clear(keys)
 	return b, hasDate, hasType
+}
+
+// appendField appends the header line "k: v", v made safe by appendValue.
+func appendField(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = appendValue(b, v)
+	return append(b, "\r\n"...)
 }
 
 // appendValue appends a header value with line breaks made spaces and the
@@ -506,10 +507,7 @@ func appendTrailers(b []byte, h http.Header, announced bool) []byte {
 					continue
 				}
 				for _, v := range h[k] {
-					b = append(b, k...)
-					b = append(b, ": "...)
-					b = appendValue(b, v)
-					b = append(b, "\r\n"...)
+					b = appendField(b, k, v)
 				}
 			}
 		}
@@ -520,10 +518,7 @@ func appendTrailers(b []byte, h http.Header, announced bool) []byte {
 			continue
 		}
 		for _, v := range vv {
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = appendValue(b, v)
-			b = append(b, "\r\n"...)
+			b = appendField(b, name, v)
 		}
 	}
 	return b
@@ -551,16 +546,6 @@ func otherTokens(vv []string) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-// hasToken reports whether a comma-separated list in vv holds token.
-func hasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		if httpguts.HeaderValuesContainsToken([]string{v}, token) {
-			return true
-		}
-	}
-	return false
 }
 
 // serverBody is a request body as the handler sees it. It sends "100

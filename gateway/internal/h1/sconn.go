@@ -75,6 +75,7 @@ type sconn struct {
 	pend       []byte   // a body held back to learn its length
 	keys       []string // scratch for sorting header names
 	lastBody   bool     // the last request had a body
+	reqStart   int64    // the server's clock at the request's first byte
 
 	state                     atomic.Int32
 	readBy, writeBy           atomic.Int64 // deadlines on the server's clock; 0 is none
@@ -176,8 +177,9 @@ func (c *sconn) awaitRequest() bool {
 	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		return false // Shutdown closed it meanwhile
 	}
+	c.reqStart = c.s.now()
 	if d := c.s.headerTimeout(); d > 0 {
-		c.readBy.Store(c.s.now() + int64(d))
+		c.readBy.Store(c.reqStart + int64(d))
 	} else {
 		c.readBy.Store(0)
 	}
@@ -186,7 +188,6 @@ func (c *sconn) awaitRequest() bool {
 
 // readRequest reads and checks a request header, as net/http's server does.
 func (c *sconn) readRequest() (*http.Request, error) {
-	start := c.s.now()
 	if c.lastBody {
 		// RFC 9112 section 2.2: ignore an empty line before the request
 		// line, which old clients send after a body.
@@ -249,7 +250,7 @@ func (c *sconn) readRequest() (*http.Request, error) {
 	if c.lastBody {
 		req.Body = &serverBody{rc: req.Body, c: c, wantContinue: wantContinue, remain: req.ContentLength}
 		if d := c.s.ReadTimeout; d > 0 {
-			c.readBy.Store(start + int64(d))
+			c.readBy.Store(c.reqStart + int64(d))
 		} else {
 			c.readBy.Store(0)
 		}
